@@ -1,0 +1,9 @@
+#!/bin/sh
+# Regenerates libs/proto from proto/: TypeScript with ts-proto (buf.gen.yaml) and the descriptor set that
+# server reflection serves. Never edit libs/proto/src/gen by hand.
+set -eu
+cd "$(dirname "$0")/.."
+npx buf lint
+npx buf generate
+mkdir -p libs/proto/descriptor
+npx buf build --as-file-descriptor-set -o libs/proto/descriptor/gengap.binpb
