@@ -7,3 +7,5 @@ npx buf lint
 npx buf generate
 mkdir -p libs/proto/descriptor
 npx buf build --as-file-descriptor-set -o libs/proto/descriptor/gengap.binpb
+# The engine's ONNX messages, from the vendored ONNX schema (its own buf module, not linted with STANDARD).
+npx buf generate --template buf.gen.onnx.yaml
