@@ -1,0 +1,78 @@
+// The common start-up of a service's main.ts: validated config, root logger, dependencies, server on
+// host:port, SERVING once ready, signals wired to a draining shutdown. A bad config value exits with
+// status 78 (EX_CONFIG) and a message naming the variable.
+import { writeFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { type CommonConfig, ConfigError, type ConfigShape, commonConfigShape, loadConfig } from './config.ts';
+import { installSignalHandlers } from './lifecycle.ts';
+import { createRootLogger } from './logger.ts';
+import type { GenGapServer, ServerSettings } from './server.ts';
+
+export const EXIT_CONFIG = 78;
+
+const launcherShape = {
+  /** When set, the service writes {"port": N, "pid": P} here once it is SERVING (used by `gengap up`). */
+  GENGAP_READY_FILE: z.string().optional(),
+};
+
+export interface ServiceParts {
+  /** The server with its handlers bound (from the service's createServer). */
+  server: GenGapServer;
+  /** Work to do once the server listens (resume jobs...). */
+  start?(): Promise<void> | void;
+  /** Closes stores and clients after the server stopped. */
+  close?(): Promise<void> | void;
+}
+
+export interface ServiceMain<S extends ConfigShape> {
+  name: string;
+  configShape: S;
+  build(
+    config: CommonConfig & { [K in keyof S]: z.output<S[K]> },
+    log: Logger,
+  ): Promise<ServiceParts> | ServiceParts;
+}
+
+/** Builds the server settings every service shares from its config. */
+export function serverSettingsFrom(
+  config: CommonConfig,
+  log: Logger,
+  serviceNames: readonly string[],
+): ServerSettings {
+  return {
+    log,
+    serviceNames,
+    maxMessageBytes: config.GENGAP_MAX_MESSAGE_BYTES,
+    maxConcurrentStreams: config.GENGAP_MAX_CONCURRENT_STREAMS,
+    maxUnaryDeadlineMs: config.GENGAP_MAX_UNARY_DEADLINE_MS,
+    shutdownGraceMs: config.GENGAP_SHUTDOWN_GRACE_MS,
+    drainDelayMs: config.GENGAP_DRAIN_DELAY_MS,
+  };
+}
+
+export async function runServiceMain<S extends ConfigShape>(main: ServiceMain<S>): Promise<void> {
+  let config: CommonConfig & { [K in keyof S]: z.output<S[K]> } & { GENGAP_READY_FILE?: string | undefined };
+  try {
+    config = loadConfig({ ...commonConfigShape, ...launcherShape, ...main.configShape }) as typeof config;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${main.name}: ${err.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    throw err;
+  }
+  const log = createRootLogger({ service: main.name, level: config.GENGAP_LOG_LEVEL });
+  const parts = await main.build(config, log);
+  const { server } = parts;
+  const port = await server.listen(config.GENGAP_HOST, config.GENGAP_PORT);
+  await parts.start?.();
+  server.setServing(true);
+  log.info({ host: config.GENGAP_HOST, port }, 'serving');
+  if (config.GENGAP_READY_FILE) {
+    writeFileSync(config.GENGAP_READY_FILE, JSON.stringify({ port, pid: process.pid }));
+  }
+  installSignalHandlers(log, [server], async () => {
+    await parts.close?.();
+  });
+}

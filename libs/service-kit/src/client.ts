@@ -1,0 +1,135 @@
+// Outbound calls: clients with explicit message limits and keepalive, every unary call with a
+// deadline, and cancellation flowing from an AbortSignal (the caller's own call) to the downstream call.
+import {
+  type CallOptions,
+  type ChannelCredentials,
+  type ClientOptions,
+  type ClientReadableStream,
+  type ClientUnaryCall,
+  credentials as grpcCredentials,
+  Metadata,
+  type ServiceError,
+} from '@grpc/grpc-js';
+
+export interface ClientSettings {
+  maxMessageBytes?: number;
+  credentials?: ChannelCredentials;
+  /** Added to every call (e.g. a bearer token). */
+  metadata?: Record<string, string>;
+  /** Default deadline for unary calls made with this client. */
+  deadlineMs?: number;
+}
+
+export const defaultClientSettings = { maxMessageBytes: 16 * 1024 * 1024, deadlineMs: 30_000 };
+
+export type ClientConstructor<C> = new (
+  address: string,
+  credentials: ChannelCredentials,
+  options?: Partial<ClientOptions>,
+) => C;
+
+const settingsOf = new WeakMap<object, ClientSettings>();
+
+export function createClient<C extends object>(
+  ctor: ClientConstructor<C>,
+  address: string,
+  settings: ClientSettings = {},
+): C {
+  const max = settings.maxMessageBytes ?? defaultClientSettings.maxMessageBytes;
+  const client = new ctor(address, settings.credentials ?? grpcCredentials.createInsecure(), {
+    'grpc.max_receive_message_length': max,
+    'grpc.max_send_message_length': max,
+    // Notice a dead server (or a SIGSTOPped one) on a quiet connection within ~20 s.
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.initial_reconnect_backoff_ms': 200,
+    'grpc.max_reconnect_backoff_ms': 5_000,
+  });
+  settingsOf.set(client, settings);
+  return client;
+}
+
+export interface CallSettings {
+  deadlineMs?: number;
+  signal?: AbortSignal;
+  metadata?: Metadata;
+}
+
+function metadataFor(client: object, extra?: Metadata): Metadata {
+  const md = new Metadata();
+  for (const [k, v] of Object.entries(settingsOf.get(client)?.metadata ?? {})) md.set(k, v);
+  if (extra) md.merge(extra);
+  return md;
+}
+
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => ClientUnaryCall;
+
+/** Calls a unary method with a deadline; aborting `signal` cancels the call. */
+export function callUnary<C extends object, Req, Res>(
+  client: C,
+  method: UnaryMethod<Req, Res>,
+  request: Req,
+  settings: CallSettings = {},
+): Promise<Res> {
+  const deadlineMs =
+    settings.deadlineMs ?? settingsOf.get(client)?.deadlineMs ?? defaultClientSettings.deadlineMs;
+  return new Promise<Res>((resolve, reject) => {
+    if (settings.signal?.aborted) {
+      reject(settings.signal.reason);
+      return;
+    }
+    const call = method.call(
+      client,
+      request,
+      metadataFor(client, settings.metadata),
+      { deadline: Date.now() + deadlineMs },
+      (err, res) => {
+        settings.signal?.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve(res);
+      },
+    );
+    const onAbort = () => call.cancel();
+    settings.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+type StreamMethod<Req, Res> = (
+  request: Req,
+  metadata?: Metadata,
+  options?: Partial<CallOptions>,
+) => ClientReadableStream<Res>;
+
+/**
+ * Reads a server stream as an async iterable. Breaking out of the loop or aborting `signal`
+ * cancels the call. A stream has no deadline unless `deadlineMs` is given.
+ */
+export async function* readStream<C extends object, Req, Res>(
+  client: C,
+  method: StreamMethod<Req, Res>,
+  request: Req,
+  settings: CallSettings = {},
+): AsyncGenerator<Res> {
+  const options: Partial<CallOptions> = {};
+  if (settings.deadlineMs !== undefined) options.deadline = Date.now() + settings.deadlineMs;
+  const call = method.call(client, request, metadataFor(client, settings.metadata), options);
+  const onAbort = () => call.cancel();
+  settings.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const message of call as AsyncIterable<Res>) yield message;
+  } finally {
+    settings.signal?.removeEventListener('abort', onAbort);
+    call.cancel();
+  }
+}
+
+/** Closes a generated client's channel. */
+export function closeClient(client: object): void {
+  (client as { close?: () => void }).close?.();
+}

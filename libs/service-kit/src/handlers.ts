@@ -1,0 +1,194 @@
+// Wrappers that turn domain functions into grpc-js handlers. They own the cross-cutting rules, so
+// service handlers stay thin: a logger child per call, an AbortSignal that fires on cancellation or
+// deadline, deadlines clamped to the configured maximum, streams that honour backpressure, every
+// failure mapped to a deliberate status (never UNKNOWN), and never an unhandled stream error.
+import { randomUUID } from 'node:crypto';
+import {
+  type Metadata,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+  status,
+} from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { CancelledError, GenGapError, toServiceError } from './errors.ts';
+
+export interface CallContext {
+  /** Child logger tagged with the method and a call id. */
+  log: Logger;
+  /** Aborted when the client cancels, the deadline passes, or the server force-stops. */
+  signal: AbortSignal;
+  metadata: Metadata;
+  method: string;
+  /** Principal established by authentication, when enabled (see auth.ts). */
+  principal?: { subject: string; roles: readonly string[] };
+}
+
+export type UnaryFn<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res> | Res;
+
+/** Sink for a server stream: `write` resolves once the message is accepted by the transport. */
+export interface StreamSink<Res> {
+  write(message: Res): Promise<void>;
+  readonly signal: AbortSignal;
+}
+
+export type ServerStreamFn<Req, Res> = (
+  request: Req,
+  ctx: CallContext,
+  sink: StreamSink<Res>,
+) => Promise<void>;
+
+export interface HandlerOptions {
+  log: Logger;
+  /** Deadline applied to unary calls without one, and cap on any unary deadline. */
+  maxUnaryDeadlineMs: number;
+  /** Abort signal of the whole server: fires when it is forced to stop. */
+  serverSignal: AbortSignal;
+  /** Hook run before every handler (authentication, authorisation); throw a GenGapError to refuse. */
+  beforeCall?: (method: string, metadata: Metadata) => CallContext['principal'] | undefined;
+}
+
+function deadlineMsFrom(deadline: Date | number, cap: number): number {
+  const remaining = deadline instanceof Date ? deadline.getTime() - Date.now() : deadline - Date.now();
+  if (!Number.isFinite(remaining)) return cap;
+  return Math.max(0, Math.min(cap, remaining));
+}
+
+function makeContext(
+  method: string,
+  call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
+  options: HandlerOptions,
+  deadlineCapMs: number | undefined,
+): { ctx: CallContext; dispose: () => void } {
+  const controller = new AbortController();
+  const log = options.log.child({ method, callId: randomUUID().slice(0, 8) });
+  const onCancel = () => controller.abort(new CancelledError('client cancelled the call'));
+  const onServerAbort = () => controller.abort(new CancelledError('server is stopping'));
+  call.on('cancelled', onCancel);
+  options.serverSignal.addEventListener('abort', onServerAbort, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  if (deadlineCapMs !== undefined) {
+    const ms = deadlineMsFrom(call.getDeadline(), deadlineCapMs);
+    timer = setTimeout(
+      () => controller.abort(new GenGapError(status.DEADLINE_EXCEEDED, `deadline of ${ms} ms exceeded`)),
+      ms,
+    );
+    timer.unref();
+  }
+  const principal = options.beforeCall?.(method, call.metadata);
+  const ctx: CallContext = { log, signal: controller.signal, metadata: call.metadata, method };
+  if (principal) ctx.principal = principal;
+  const dispose = () => {
+    if (timer) clearTimeout(timer);
+    call.removeListener('cancelled', onCancel);
+    options.serverSignal.removeEventListener('abort', onServerAbort);
+  };
+  return { ctx, dispose };
+}
+
+/** Wraps a unary domain function. */
+export function unary<Req, Res>(method: string, fn: UnaryFn<Req, Res>, options: HandlerOptions) {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    let settled = false;
+    const reply = (err: unknown, res?: Res) => {
+      if (settled) return;
+      settled = true;
+      dispose?.();
+      if (err === undefined) callback(null, res as Res);
+      else callback(toServiceError(err, options.log.child({ method })));
+    };
+    let dispose: (() => void) | undefined;
+    try {
+      const made = makeContext(
+        method,
+        call as ServerUnaryCall<unknown, unknown>,
+        options,
+        options.maxUnaryDeadlineMs,
+      );
+      dispose = made.dispose;
+      const { ctx } = made;
+      // A handler that ignores its signal still gets its caller answered at the deadline.
+      ctx.signal.addEventListener('abort', () => reply(ctx.signal.reason), { once: true });
+      Promise.resolve()
+        .then(() => fn(call.request, ctx))
+        .then(
+          (res) => reply(undefined, res),
+          (err) => reply(err),
+        );
+    } catch (err) {
+      reply(err);
+    }
+  };
+}
+
+/** Wraps a server-streaming domain function. */
+export function serverStream<Req, Res>(
+  method: string,
+  fn: ServerStreamFn<Req, Res>,
+  options: HandlerOptions,
+) {
+  return (call: ServerWritableStream<Req, Res>): void => {
+    // A stream without an 'error' listener crashes the process when the transport fails.
+    call.on('error', () => {});
+    let made: { ctx: CallContext; dispose: () => void };
+    try {
+      made = makeContext(method, call as ServerWritableStream<unknown, unknown>, options, undefined);
+    } catch (err) {
+      call.emit('error', toServiceError(err, options.log.child({ method })));
+      return;
+    }
+    const { ctx, dispose } = made;
+    const sink: StreamSink<Res> = {
+      signal: ctx.signal,
+      write: (message) => writeWithBackpressure(call, message, ctx.signal),
+    };
+    fn(call.request, ctx, sink).then(
+      () => {
+        dispose();
+        if (!call.cancelled && !call.writableEnded) call.end();
+      },
+      (err) => {
+        dispose();
+        if (call.cancelled || call.writableEnded) return;
+        call.emit('error', toServiceError(err, ctx.log));
+      },
+    );
+  };
+}
+
+/**
+ * Writes one message and waits while the transport's buffer is full: `write()` returning false means
+ * "wait for drain". Rejects with the signal's reason when the call is cancelled meanwhile, so a slow
+ * or vanished reader never makes the server buffer without bound.
+ */
+export function writeWithBackpressure<Res>(
+  call: ServerWritableStream<unknown, Res>,
+  message: Res,
+  signal: AbortSignal,
+): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  if (call.cancelled || call.writableEnded) return Promise.reject(new CancelledError('stream closed'));
+  if (call.write(message)) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const cleanup = () => {
+      call.removeListener('drain', onDrain);
+      call.removeListener('close', onClose);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onDrain = () => {
+      cleanup();
+      resolve();
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new CancelledError('stream closed'));
+    };
+    const onAbort = () => {
+      cleanup();
+      reject(signal.reason);
+    };
+    call.once('drain', onDrain);
+    call.once('close', onClose);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

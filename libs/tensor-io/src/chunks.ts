@@ -1,0 +1,142 @@
+// Tensors over gRPC streams: split raw little-endian bytes into TensorChunk messages (sequence numbers,
+// per-chunk CRC-32, sha256 of the whole tensor on its last chunk) and reassemble them with checks.
+import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import type { DataType, TensorChunk } from '@gengap/proto/common/v1/tensor';
+
+export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+
+export interface RawTensor {
+  name: string;
+  dtype: DataType;
+  shape: number[];
+  /** Row-major little-endian bytes. */
+  data: Uint8Array;
+}
+
+export class ChunkIntegrityError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ChunkIntegrityError';
+  }
+}
+
+/** Yields the chunks of `tensors` in order, numbering them from `firstSequence`. */
+export function* toChunks(
+  tensors: Iterable<RawTensor>,
+  chunkBytes = DEFAULT_CHUNK_BYTES,
+  firstSequence = 0,
+): Generator<TensorChunk> {
+  if (!(chunkBytes > 0)) throw new RangeError('chunkBytes must be positive');
+  let sequence = firstSequence;
+  for (const tensor of tensors) {
+    const hash = createHash('sha256');
+    const total = tensor.data.byteLength;
+    let offset = 0;
+    do {
+      const end = Math.min(total, offset + chunkBytes);
+      const data = tensor.data.subarray(offset, end);
+      hash.update(data);
+      const last = end === total;
+      yield {
+        sequence: sequence++,
+        tensorName: tensor.name,
+        dtype: tensor.dtype,
+        shape: tensor.shape,
+        offset,
+        data: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+        crc32: crc32(data),
+        lastOfTensor: last,
+        sha256Hex: last ? hash.digest('hex') : '',
+      };
+      offset = end;
+    } while (offset < total);
+  }
+}
+
+/** Bytes per element of each dtype. */
+export function bytesPerElement(dtype: DataType): number {
+  switch (dtype) {
+    case 1:
+    case 3:
+      return 4;
+    case 2:
+    case 4:
+      return 8;
+    case 5:
+      return 1;
+    default:
+      throw new RangeError(`unsupported dtype ${dtype}`);
+  }
+}
+
+/**
+ * Reassembles tensors from a chunk stream, checking sequence numbers, offsets, CRCs and the final
+ * sha256. Memory: one buffer per tensor, allocated from the declared shape.
+ */
+export class ChunkAssembler {
+  private expectedSequence: number;
+  private current: { tensor: RawTensor; hash: ReturnType<typeof createHash>; filled: number } | undefined;
+  readonly completed: RawTensor[] = [];
+  private readonly maxTensorBytes: number;
+
+  constructor(options: { firstSequence?: number; maxTensorBytes?: number } = {}) {
+    this.expectedSequence = options.firstSequence ?? 0;
+    this.maxTensorBytes = options.maxTensorBytes ?? 2 ** 31;
+  }
+
+  /** Adds one chunk; returns the tensor it completes, if any. */
+  push(chunk: TensorChunk): RawTensor | undefined {
+    if (chunk.sequence !== this.expectedSequence) {
+      throw new ChunkIntegrityError(`expected chunk ${this.expectedSequence}, got ${chunk.sequence}`);
+    }
+    this.expectedSequence++;
+    if (crc32(chunk.data) !== chunk.crc32) {
+      throw new ChunkIntegrityError(`CRC mismatch in chunk ${chunk.sequence} of ${chunk.tensorName}`);
+    }
+    if (!this.current) {
+      if (chunk.offset !== 0) throw new ChunkIntegrityError(`tensor ${chunk.tensorName} does not start at 0`);
+      const elements = chunk.shape.reduce((a, b) => a * b, 1);
+      const bytes = elements * bytesPerElement(chunk.dtype);
+      if (!Number.isSafeInteger(bytes) || bytes > this.maxTensorBytes) {
+        throw new ChunkIntegrityError(`tensor ${chunk.tensorName} of ${bytes} bytes exceeds the limit`);
+      }
+      this.current = {
+        tensor: {
+          name: chunk.tensorName,
+          dtype: chunk.dtype,
+          shape: [...chunk.shape],
+          data: new Uint8Array(bytes),
+        },
+        hash: createHash('sha256'),
+        filled: 0,
+      };
+    }
+    const cur = this.current;
+    if (chunk.tensorName !== cur.tensor.name || chunk.offset !== cur.filled) {
+      throw new ChunkIntegrityError(`chunk ${chunk.sequence} out of place in ${cur.tensor.name}`);
+    }
+    if (cur.filled + chunk.data.byteLength > cur.tensor.data.byteLength) {
+      throw new ChunkIntegrityError(`tensor ${cur.tensor.name} has more bytes than its shape allows`);
+    }
+    cur.tensor.data.set(chunk.data, cur.filled);
+    cur.hash.update(chunk.data);
+    cur.filled += chunk.data.byteLength;
+    if (!chunk.lastOfTensor) return undefined;
+    if (cur.filled !== cur.tensor.data.byteLength) {
+      throw new ChunkIntegrityError(`tensor ${cur.tensor.name} ended early (${cur.filled} bytes)`);
+    }
+    if (cur.hash.digest('hex') !== chunk.sha256Hex) {
+      throw new ChunkIntegrityError(`sha256 mismatch for tensor ${cur.tensor.name}`);
+    }
+    this.current = undefined;
+    this.completed.push(cur.tensor);
+    return cur.tensor;
+  }
+
+  /** Throws unless the stream ended on a tensor boundary. */
+  finish(): RawTensor[] {
+    if (this.current) throw new ChunkIntegrityError(`stream ended inside tensor ${this.current.tensor.name}`);
+    return this.completed;
+  }
+}
