@@ -11,8 +11,9 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation } from 'grpc-health-check';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import { type CallContext, type HandlerOptions, serverStream, unary } from './handlers.ts';
 
@@ -62,7 +63,10 @@ export class GenGapServer {
     );
     this.health = new HealthImplementation(statuses);
     this.health.addToServer(this.grpc);
-    new ReflectionService(loadPackageDefinition()).addToServer(this.grpc);
+    // Reflection lists our services and grpc.health.v1, so generic clients can discover both.
+    const healthRoot = healthProtoPath.slice(0, -'health/v1/health.proto'.length);
+    const health = loadSync('health/v1/health.proto', { includeDirs: [healthRoot] });
+    new ReflectionService({ ...loadPackageDefinition(), ...health }).addToServer(this.grpc);
   }
 
   /** Aborted when the server is forced to stop; long jobs can listen to it. */
