@@ -140,3 +140,79 @@ export class ChunkAssembler {
     return this.completed;
   }
 }
+
+/**
+ * A tensor whose bytes are read on demand (from a file, for example), so that streaming it keeps
+ * only a chunk or two in memory however large it is.
+ */
+export interface ChunkSource {
+  name: string;
+  dtype: DataType;
+  shape: number[];
+  byteLength: number;
+  /**
+   * sha256 (hex) of the complete bytes, when already known (recorded when the tensor was stored).
+   * Given, it is sent as is and the stream does not hash; a reader's check then also catches
+   * storage corruption since the hash was recorded. Absent, it is computed while streaming.
+   */
+  sha256Hex?: string;
+  /** Resolves to `length` bytes starting at `offset`; the returned buffer is not reused by the source. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+/**
+ * Chunks of tensors read from sources, numbered from `firstSequence`. Reads one chunk ahead so disk
+ * and transport overlap; a consumer that stops pulling stops the reads.
+ */
+export async function* toChunksFrom(
+  sources: Iterable<ChunkSource>,
+  chunkBytes = DEFAULT_CHUNK_BYTES,
+  firstSequence = 0,
+): AsyncGenerator<TensorChunk> {
+  if (!(chunkBytes > 0)) throw new RangeError('chunkBytes must be positive');
+  let sequence = firstSequence;
+  for (const source of sources) {
+    const total = source.byteLength;
+    const expected = source.shape.reduce((a, b) => a * b, 1) * bytesPerElement(source.dtype);
+    if (expected !== total) {
+      throw new RangeError(`tensor ${source.name}: shape needs ${expected} bytes, source has ${total}`);
+    }
+    const hash = source.sha256Hex === undefined ? createHash('sha256') : undefined;
+    const readAt = (offset: number) => source.read(offset, Math.min(chunkBytes, total - offset));
+    let offset = 0;
+    let pending: Promise<Uint8Array> | undefined = total > 0 ? readAt(0) : undefined;
+    do {
+      const data = pending ? await pending : new Uint8Array(0);
+      const end = offset + data.byteLength;
+      if (data.byteLength === 0 && total > 0) throw new RangeError(`tensor ${source.name}: empty read`);
+      pending = end < total ? readAt(end) : undefined;
+      // A rejected read-ahead that is never awaited (the consumer stopped) must not go unhandled.
+      pending?.catch(() => {});
+      hash?.update(data);
+      const last = end === total;
+      yield {
+        sequence: sequence++,
+        tensorName: source.name,
+        dtype: source.dtype,
+        shape: source.shape,
+        offset,
+        data: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+        crc32: crc32(data),
+        lastOfTensor: last,
+        sha256Hex: last ? (hash ? hash.digest('hex') : (source.sha256Hex as string)) : '',
+      };
+      offset = end;
+    } while (offset < total);
+  }
+}
+
+/** A source over bytes already in memory. */
+export function memorySource(tensor: RawTensor): ChunkSource {
+  return {
+    name: tensor.name,
+    dtype: tensor.dtype,
+    shape: tensor.shape,
+    byteLength: tensor.data.byteLength,
+    read: async (offset, length) => tensor.data.subarray(offset, offset + length),
+  };
+}
