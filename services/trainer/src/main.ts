@@ -1,13 +1,25 @@
 // Composition root of the trainer service: config, logger, dependencies, server, signals.
 import { serviceNames } from '@gengap/proto';
 import { runServiceMain, serverSettingsFrom } from '@gengap/service-kit';
-import { createServer } from './server.ts';
+import { trainerConfigShape } from './config.ts';
+import { buildTrainer } from './trainer.ts';
 
 await runServiceMain({
   name: 'trainer',
-  configShape: {},
+  configShape: trainerConfigShape,
   build(config, log) {
-    const settings = serverSettingsFrom(config, log, [serviceNames.trainer]);
-    return { server: createServer({ settings }) };
+    return buildTrainer({
+      settings: serverSettingsFrom(config, log, [serviceNames.trainer]),
+      log,
+      stateDir: config.GENGAP_STATE_DIR,
+      dataAddress: config.GENGAP_DATA_ADDRESS,
+      analysisAddress: config.GENGAP_ANALYSIS_ADDRESS,
+      maxConcurrentRuns: config.GENGAP_MAX_CONCURRENT_RUNS,
+      maxQueuedRuns: config.GENGAP_MAX_QUEUED_RUNS,
+      threadsPerRun: config.GENGAP_THREADS_PER_RUN,
+      checkpointEverySteps: config.GENGAP_CHECKPOINT_EVERY_STEPS,
+      datasetCacheBytes: config.GENGAP_DATASET_CACHE_BYTES,
+      outboundDeadlineMs: config.GENGAP_OUTBOUND_DEADLINE_MS,
+    });
   },
 });
