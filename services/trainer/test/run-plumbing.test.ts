@@ -157,11 +157,10 @@ describe('trajectory projection', () => {
     const pa = a.project(theta);
     assert.deepEqual(pa, b.project(theta));
     const doubled = a.project(theta.map((v) => 2 * v));
-    pa.forEach((v, i) => assert.ok(Math.abs(2 * v - (doubled[i] as number)) < 1e-9));
+    for (const [i, v] of pa.entries()) assert.ok(Math.abs(2 * v - (doubled[i] as number)) < 1e-9);
     const norm2 = theta.reduce((s, v) => s + v * v, 0);
-    const projected2 = pa.reduce((s, v) => s + v * v, 0) / 1;
-    // E||P theta||^2 = ||theta||^2 for entries +-1/sqrt(d) summed over d rows... scaled: each row has
-    // variance ||theta||^2 / d, so the total is ||theta||^2 on average.
+    const projected2 = pa.reduce((s, v) => s + v * v, 0);
+    // Each of the d rows has variance ||theta||^2 / d, so E||P theta||^2 = ||theta||^2.
     assert.ok(projected2 > 0.5 * norm2 && projected2 < 1.5 * norm2, `${projected2} vs ${norm2}`);
   });
 });
