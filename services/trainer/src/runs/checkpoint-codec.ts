@@ -1,61 +1,34 @@
-// Tensors of a checkpoint file <-> safetensors bytes. Thin adapter so the checkpoint module does not
-// depend on how the codec is spelled.
-// TEMPORARY: a minimal safetensors writer/reader until @gengap/tensor-io publishes its own.
+// Tensors of a checkpoint file <-> safetensors bytes (@gengap/tensor-io's codec). Files list tensors
+// in the reference writer's order (by dtype, then name), so readers look tensors up by name.
+import {
+  decodeSafetensors as decode,
+  encodeSafetensors as encode,
+  type HostTensor,
+  hostTensor,
+} from '@gengap/tensor-io';
 import type { NamedArray } from './worker-protocol.ts';
-
-const codes = { float32: 'F32', float64: 'F64' } as const;
 
 export function encodeSafetensors(
   tensors: readonly NamedArray[],
   metadata: Record<string, string>,
 ): Uint8Array {
-  const header: Record<string, unknown> = { __metadata__: metadata };
-  let offset = 0;
-  for (const t of tensors) {
-    header[t.name] = {
-      dtype: codes[t.dtype],
-      shape: t.shape,
-      data_offsets: [offset, offset + t.data.byteLength],
-    };
-    offset += t.data.byteLength;
-  }
-  let json = JSON.stringify(header);
-  // Pad the header with spaces so the data starts 8-byte aligned.
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const headerBytes = Buffer.from(json);
-  const out = new Uint8Array(8 + headerBytes.byteLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.byteLength), true);
-  out.set(headerBytes, 8);
-  let at = 8 + headerBytes.byteLength;
-  for (const t of tensors) {
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    at += t.data.byteLength;
-  }
-  return out;
+  const map = new Map<string, HostTensor>();
+  for (const t of tensors) map.set(t.name, hostTensor(t.dtype, t.shape, t.data));
+  return encode(map, metadata);
 }
 
 export function decodeSafetensors(bytes: Uint8Array): NamedArray[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = Number(view.getBigUint64(0, true));
-  const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLength)).toString('utf8')) as Record<
-    string,
-    { dtype: string; shape: number[]; data_offsets: [number, number] }
-  >;
-  const base = 8 + headerLength;
   const out: NamedArray[] = [];
-  for (const [name, entry] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    const [begin, end] = entry.data_offsets;
-    const slice = new Uint8Array(end - begin);
-    slice.set(bytes.subarray(base + begin, base + end));
-    if (entry.dtype === 'F32') {
-      out.push({ name, shape: entry.shape, dtype: 'float32', data: new Float32Array(slice.buffer) });
-    } else if (entry.dtype === 'F64') {
-      out.push({ name, shape: entry.shape, dtype: 'float64', data: new Float64Array(slice.buffer) });
+  for (const [name, tensor] of decode(bytes).tensors) {
+    // Copy out of the file's buffer: each tensor gets its own aligned memory.
+    const copy = new Uint8Array(tensor.data);
+    if (tensor.dtype === 'float32') {
+      out.push({ name, shape: tensor.shape, dtype: 'float32', data: new Float32Array(copy.buffer) });
+    } else if (tensor.dtype === 'float64') {
+      out.push({ name, shape: tensor.shape, dtype: 'float64', data: new Float64Array(copy.buffer) });
     } else {
-      throw new Error(`tensor ${name}: unsupported dtype ${entry.dtype}`);
+      throw new Error(`checkpoint tensor ${name} has dtype ${tensor.dtype}; expected float32 or float64`);
     }
   }
-  // safetensors sorts nothing; keep the writer's order (offsets) so flat layouts round-trip.
-  return out.sort((a, b) => (header[a.name]?.data_offsets[0] ?? 0) - (header[b.name]?.data_offsets[0] ?? 0));
+  return out;
 }
