@@ -1,0 +1,74 @@
+// Every graph a compiled model can run, by kind, built on demand and serialized (after float64 lowering)
+// to ONNX bytes.
+import { lowerGraph } from '../autodiff/lowering/lower.ts';
+import type { Graph } from '../ir/graph.ts';
+import type { ResolvedModel } from '../model/resolve.ts';
+import { serializeModel } from '../onnx/serialize.ts';
+import type { FloatDType } from '../runtime/tensors.ts';
+import type { TrainSetup } from '../train/step.ts';
+import {
+  buildEmbedGraph,
+  buildEvalGraph,
+  buildGradientGraph,
+  buildInputGradientGraph,
+  buildInversionGraph,
+} from './analysis.ts';
+import { buildSingleStepGraph, buildTrainLoopGraph } from './train.ts';
+
+export type GraphKind =
+  | 'trainLoop'
+  | 'trainLoopSoft'
+  | 'trainStep'
+  | 'trainStepSoft'
+  | 'eval'
+  | 'grad'
+  | 'hvp'
+  | 'inputGradientLoss'
+  | 'inputGradientLogit'
+  | `embed:${number}`
+  | `inversion:${number}`;
+
+export interface GraphContext {
+  model: ResolvedModel;
+  setup: TrainSetup;
+  dtype: FloatDType;
+}
+
+function layerOf(kind: string, model: ResolvedModel): number {
+  const layer = Number(kind.split(':')[1]);
+  if (!Number.isInteger(layer) || layer < 0 || layer >= model.layers.length) {
+    throw new RangeError(`layer index ${kind.split(':')[1]} is outside 0..${model.layers.length - 1}`);
+  }
+  return layer;
+}
+
+export function buildGraph(kind: GraphKind, { model, setup, dtype }: GraphContext): Graph {
+  const soft = kind.endsWith('Soft');
+  switch (kind) {
+    case 'trainLoop':
+    case 'trainLoopSoft':
+      return buildTrainLoopGraph(model, setup, { dtype, soft });
+    case 'trainStep':
+    case 'trainStepSoft':
+      return buildSingleStepGraph(model, setup, { dtype, soft });
+    case 'eval':
+      return buildEvalGraph(model, setup.loss, dtype);
+    case 'grad':
+      return buildGradientGraph(model, setup.loss, dtype, false);
+    case 'hvp':
+      return buildGradientGraph(model, setup.loss, dtype, true);
+    case 'inputGradientLoss':
+      return buildInputGradientGraph(model, setup.loss, dtype, 'loss');
+    case 'inputGradientLogit':
+      return buildInputGradientGraph(model, setup.loss, dtype, 'logit');
+    default:
+      if (kind.startsWith('embed:')) return buildEmbedGraph(model, dtype, layerOf(kind, model));
+      if (kind.startsWith('inversion:')) return buildInversionGraph(model, dtype, layerOf(kind, model));
+      throw new Error(`unknown graph kind ${kind}`);
+  }
+}
+
+/** ONNX bytes of a graph, as onnxruntime loads them. */
+export function graphBytes(kind: GraphKind, context: GraphContext): Uint8Array {
+  return serializeModel(lowerGraph(buildGraph(kind, context)));
+}

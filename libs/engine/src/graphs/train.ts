@@ -1,0 +1,120 @@
+// Training graphs. The K-step graph runs the step body inside an ONNX Loop: the batches are stacked
+// [K, N, ...] and gathered per iteration, parameters and optimizer state are loop-carried, and the step
+// metrics come back as scan outputs [K]. The single-step graph runs the same body once.
+import { Builder } from '../ir/builder.ts';
+import { Graph } from '../ir/graph.ts';
+import { attr, type DType, type Value } from '../ir/types.ts';
+import { type FlatLayout, optimizerLayout, parameterLayout } from '../model/layout.ts';
+import type { ResolvedModel } from '../model/resolve.ts';
+import { buildTrainStep, type StepOutputs, type TrainSetup } from '../train/step.ts';
+import { BATCH, exampleInput, hasDropout, pack, STEPS, targetInput, targetsOf, unpack } from './io.ts';
+
+export interface TrainGraphOptions {
+  dtype: DType;
+  /** Soft-label targets [.., C] (distillation) instead of integer labels. */
+  soft: boolean;
+}
+
+interface Layouts {
+  params: FlatLayout;
+  state: FlatLayout;
+}
+
+function layoutsOf(model: ResolvedModel, setup: TrainSetup): Layouts {
+  return { params: parameterLayout(model), state: optimizerLayout(model, setup.optimizer, setup.trainable) };
+}
+
+function publishStep(b: Builder, out: StepOutputs, state: FlatLayout): void {
+  b.output(pack(b, out.params), 'params_out');
+  if (state.size > 0) b.output(pack(b, out.state), 'optimizer_state_out');
+}
+
+/** Graph inputs: params, optimizer_state?, x [N,..], labels|targets, learning_rate (f64), step_seed (u32)?. */
+export function buildSingleStepGraph(model: ResolvedModel, setup: TrainSetup, o: TrainGraphOptions): Graph {
+  const g = new Graph('train_step');
+  const b = new Builder(g);
+  const layouts = layoutsOf(model, setup);
+  const params = unpack(b, g.addInput('params', o.dtype, [layouts.params.size]), layouts.params);
+  const state =
+    layouts.state.size > 0
+      ? unpack(b, g.addInput('optimizer_state', o.dtype, [layouts.state.size]), layouts.state)
+      : [];
+  const x = exampleInput(g, model, o.dtype, [BATCH]);
+  const targets = targetsOf(b, targetInput(g, model, o.dtype, [BATCH], o.soft), o.soft);
+  const learningRate = g.addInput('learning_rate', 'float64', []);
+  const stepSeed = hasDropout(model) ? g.addInput('step_seed', 'uint32', []) : undefined;
+  const out = buildTrainStep(b, model, setup, {
+    x,
+    targets,
+    learningRate,
+    params,
+    state,
+    ...(stepSeed ? { stepSeed } : {}),
+  });
+  publishStep(b, out, layouts.state);
+  b.output(out.loss, 'loss');
+  b.output(out.gradientNorm, 'gradient_norm');
+  b.output(out.accuracy, 'accuracy');
+  return g;
+}
+
+/**
+ * Graph inputs: params, optimizer_state?, x [K, N, ..], labels [K, N] | targets [K, N, C],
+ * learning_rates [K] (f64), step_seeds [K] (u32, models with dropout). Outputs: params_out,
+ * optimizer_state_out?, losses [K], gradient_norms [K], accuracies [K].
+ */
+export function buildTrainLoopGraph(model: ResolvedModel, setup: TrainSetup, o: TrainGraphOptions): Graph {
+  const g = new Graph('train_loop');
+  const b = new Builder(g);
+  const layouts = layoutsOf(model, setup);
+  const params = unpack(b, g.addInput('params', o.dtype, [layouts.params.size]), layouts.params);
+  const state =
+    layouts.state.size > 0
+      ? unpack(b, g.addInput('optimizer_state', o.dtype, [layouts.state.size]), layouts.state)
+      : [];
+  const xs = exampleInput(g, model, o.dtype, [STEPS, BATCH]);
+  const ys = targetInput(g, model, o.dtype, [STEPS, BATCH], o.soft);
+  const learningRates = g.addInput('learning_rates', 'float64', [STEPS]);
+  const seeds = hasDropout(model) ? g.addInput('step_seeds', 'uint32', [STEPS]) : undefined;
+
+  const body = new Graph('train_loop_body', g.names);
+  const bb = new Builder(body);
+  const iteration = body.addInput('iteration', 'int64', []);
+  const condition = body.addInput('condition', 'bool', []);
+  const carried = [...params, ...state].map((v, i) => body.addInput(`carried_${i}`, v.dtype, v.shape));
+  const pick = (stacked: Value) => bb.op('Gather', [stacked, iteration], { axis: attr.int(0) });
+  const out = buildTrainStep(bb, model, setup, {
+    x: pick(xs),
+    targets: targetsOf(bb, pick(ys), o.soft),
+    learningRate: pick(learningRates),
+    params: carried.slice(0, params.length),
+    state: carried.slice(params.length),
+    ...(seeds ? { stepSeed: pick(seeds) } : {}),
+  });
+  bb.output(condition, 'condition_out');
+  [...out.params, ...out.state].forEach((v, i) => {
+    bb.output(v, `carried_out_${i}`);
+  });
+  bb.output(out.loss, 'step_loss');
+  bb.output(out.gradientNorm, 'step_gradient_norm');
+  bb.output(out.accuracy, 'step_accuracy');
+
+  const tripCount = b.op(
+    'Gather',
+    [b.shapeOf(learningRates), b.constant({ dtype: 'int64', shape: [], data: [0] })],
+    {
+      axis: attr.int(0),
+    },
+  );
+  const alwaysTrue = b.constant({ dtype: 'bool', shape: [], data: [1] });
+  const results = b.emit('Loop', [tripCount, alwaysTrue, ...params, ...state], { body: attr.graph(body) });
+  const finalParams = results.slice(0, params.length);
+  const finalState = results.slice(params.length, params.length + state.length);
+  const [losses, norms, accuracies] = results.slice(params.length + state.length);
+  b.output(pack(b, finalParams), 'params_out');
+  if (layouts.state.size > 0) b.output(pack(b, finalState), 'optimizer_state_out');
+  b.output(losses!, 'losses');
+  b.output(norms!, 'gradient_norms');
+  b.output(accuracies!, 'accuracies');
+  return g;
+}
