@@ -118,6 +118,41 @@ describe('spec resolution', () => {
     assert.deepEqual(units, [4, 16]);
   });
 
+  test('a null sweep value unsets a field or removes a list element', () => {
+    const spec = baseSpec();
+    spec.base.dataset = {
+      ...spec.base.dataset,
+      corruptions: [{ subsample: { size: 32 } }, { labelNoise: { fraction: 0 } }],
+    };
+    spec.sweeps = [
+      {
+        mode: 'SWEEP_MODE_ZIP',
+        axes: [
+          { path: 'dataset.corruptions[1].labelNoise.fraction', name: 'labelCorruption', values: [0, 1, 0] },
+          { path: 'dataset.corruptions[2]', name: 'inputs', values: [null, null, { shufflePixels: {} }] },
+        ],
+      },
+    ];
+    const cells = resolve(spec).cells;
+    assert.deepEqual(
+      cells.map((c) => c.dataset?.corruptions.map((k) => k.kind?.$case)),
+      [
+        ['subsample', 'labelNoise'],
+        ['subsample', 'labelNoise'],
+        ['subsample', 'labelNoise', 'shufflePixels'],
+      ],
+    );
+    assert.deepEqual(
+      cells.map((c) => c.label),
+      [
+        'labelCorruption=0, inputs=none',
+        'labelCorruption=1, inputs=none',
+        'labelCorruption=0, inputs=shufflePixels',
+      ],
+    );
+    assert.equal(cells[0]?.parameters.inputs, 'null');
+  });
+
   test('the experiment id is the hash of the resolved spec: YAML, JSON, key order and written-out defaults agree', () => {
     const spec = baseSpec();
     const id = resolve(spec).experimentId;

@@ -85,6 +85,20 @@ export function setPath(root: JsonObject, path: readonly PathSegment[], value: u
   }
 }
 
+/**
+ * Removes what `path` names: a field is deleted, a list element spliced out (later elements move
+ * up). Missing paths are left alone.
+ */
+export function unsetPath(root: JsonObject, path: readonly PathSegment[]): void {
+  const parent = getPath(root, path.slice(0, -1));
+  const last = path[path.length - 1];
+  if (typeof last === 'number') {
+    if (Array.isArray(parent) && last < parent.length) parent.splice(last, 1);
+  } else if (last !== undefined && parent !== null && typeof parent === 'object' && !Array.isArray(parent)) {
+    delete (parent as JsonObject)[last];
+  }
+}
+
 /** The value at `path`, or undefined. */
 export function getPath(root: unknown, path: readonly PropertyKey[]): unknown {
   let node = root;

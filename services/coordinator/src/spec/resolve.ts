@@ -6,7 +6,15 @@ import type { DatasetSpec } from '@gengap/proto/data/v1/dataset';
 import type { RunSpec } from '@gengap/proto/trainer/v1/run';
 import { InvalidArgumentError } from '@gengap/service-kit';
 import { canonicalJson, hashJson, hashText } from './canonical.ts';
-import { getPath, isPathPrefix, lastFieldName, type PathSegment, parsePath, setPath } from './json-path.ts';
+import {
+  getPath,
+  isPathPrefix,
+  lastFieldName,
+  type PathSegment,
+  parsePath,
+  setPath,
+  unsetPath,
+} from './json-path.ts';
 import {
   type FieldProblem,
   problemsFromIssues,
@@ -168,6 +176,32 @@ function cellProblemField(problem: FieldProblem, choices: readonly AxisChoice[])
   };
 }
 
+/**
+ * Writes the chosen axis values into a cell. A null value unsets the field (as null means "default"
+ * in protobuf's JSON mapping) or, at a list index, removes the element; removals run last, from the
+ * highest index down, so that indices in other axes keep naming the same elements.
+ */
+function applyChoices(cell: Json, choices: readonly AxisChoice[]): void {
+  const removals: PathSegment[][] = [];
+  for (const c of choices) {
+    if (c.value === null) removals.push(c.axis.path);
+    else setPath(cell, c.axis.path, structuredClone(c.value));
+  }
+  removals.sort((a, b) => compareDescending(a, b));
+  for (const path of removals) unsetPath(cell, path);
+}
+
+function compareDescending(a: readonly PathSegment[], b: readonly PathSegment[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i] as PathSegment;
+    const y = b[i] as PathSegment;
+    if (x === y) continue;
+    if (typeof x === 'number' && typeof y === 'number') return y - x;
+    return String(x) < String(y) ? -1 : 1;
+  }
+  return b.length - a.length;
+}
+
 /** Epochs between permanent checkpoints needed by the every-k-epochs analyses of a cell. */
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
@@ -199,7 +233,7 @@ export function resolveExperiment(source: SpecSource): ResolvedExperiment {
       .map((a) => a?.everyEpochs ?? 0);
     for (const seed of seeds) {
       const json = structuredClone(spec.base) as Json;
-      for (const c of choices) setPath(json, c.axis.path, structuredClone(c.value));
+      applyChoices(json, choices);
       json.label = label || undefined;
       setPath(json, ['run', 'seed'], seed);
       if (everyK.length > 0 && !getPath(json, ['run', 'checkpoints', 'keepEveryEpochs']))

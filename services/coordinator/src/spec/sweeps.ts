@@ -65,7 +65,7 @@ export function checkAxes(sweeps: readonly SweepJson[]): Axis[][] {
           'run.seed is set from the experiment\'s "seeds"; list seeds there',
         );
       const pathText = formatPath(path);
-      const earlier = paths.get(pathText);
+      const earlier = pathText === 'label' ? undefined : paths.get(pathText);
       if (earlier)
         throw new InvalidArgumentError(where(a, 'path'), `${pathText} is already swept by ${earlier}`);
       paths.set(pathText, where(a, 'path'));
@@ -132,14 +132,21 @@ export function expandSweeps(
 
 function shortValue(value: unknown, index: number): string {
   if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  if (value === null) return 'none';
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  // A message with one field set to an empty message reads as that field's name ("shufflePixels").
+  const entries = typeof value === 'object' && !Array.isArray(value) ? Object.entries(value) : [];
+  const [only] = entries;
+  if (entries.length === 1 && only && JSON.stringify(only[1]) === '{}') return only[0];
   const text = JSON.stringify(value);
   return text.length <= 40 ? text : `#${index + 1}`;
 }
 
+const isScalar = (v: unknown) => typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string';
+
 /**
- * A cell's label: the base label, then per sweep either its "label" axis value (when it has one)
- * or "name=value" for each axis.
+ * A cell's label: the base label, then per sweep "name=value" for each axis; in a sweep that has a
+ * "label" axis, its value stands for the axes whose values are messages or lists.
  */
 export function labelFor(baseLabel: string, choices: readonly AxisChoice[]): string {
   const parts: string[] = baseLabel ? [baseLabel] : [];
@@ -147,8 +154,10 @@ export function labelFor(baseLabel: string, choices: readonly AxisChoice[]): str
   for (const c of choices) bySweep.set(c.axis.sweep, [...(bySweep.get(c.axis.sweep) ?? []), c]);
   for (const group of bySweep.values()) {
     const label = group.find((c) => c.axis.pathText === 'label');
-    if (label) parts.push(String(label.value));
-    else for (const c of group) parts.push(`${c.axis.name}=${shortValue(c.value, c.valueIndex)}`);
+    for (const c of group) {
+      if (c === label) parts.push(String(c.value));
+      else if (!label || isScalar(c.value)) parts.push(`${c.axis.name}=${shortValue(c.value, c.valueIndex)}`);
+    }
   }
   return parts.join(', ');
 }

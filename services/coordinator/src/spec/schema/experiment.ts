@@ -62,7 +62,10 @@ export const sweepAxisSchema = z.strictObject({
     .describe(
       'A field of the cell by its JSON path, e.g. "dataset.corruptions[0].labelNoise.fraction" or "run.optimizer.learningRate"; "label" names the cell.',
     ),
-  values: z.array(jsonValue).min(1, { error: 'must list at least one value' }),
+  values: z
+    .array(jsonValue)
+    .min(1, { error: 'must list at least one value' })
+    .describe('Values of the field; null unsets the field, or removes the list element the path names.'),
   name: z.string().optional().describe('Name of the axis in reports; defaults to the last path segment.'),
 });
 
