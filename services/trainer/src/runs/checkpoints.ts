@@ -115,12 +115,17 @@ export function writeCheckpoint(
     writeDurably(join(tmp, MANIFEST_FILE), Buffer.from(JSON.stringify(manifest, null, 2)));
     fsyncDir(tmp);
     if (existsSync(finalPath)) {
-      // A replay after a crash wrote this step again; training is deterministic, so keep the first
-      // unless it is damaged.
+      // The same step again: a replay after a crash, or the final checkpoint landing on the step of
+      // the last periodic one. Training is deterministic, so the tensors are the same; only the
+      // manifest (permanent, final, loop state) is replaced, atomically.
       const existing = readManifest(finalPath);
       if (existing && existing.files[PARAMETERS_FILE] === manifest.files[PARAMETERS_FILE]) {
+        const merged = { ...manifest, permanent: manifest.permanent || existing.permanent };
+        writeDurably(join(tmp, 'manifest.merged'), Buffer.from(JSON.stringify(merged, null, 2)));
+        renameSync(join(tmp, 'manifest.merged'), join(finalPath, MANIFEST_FILE));
+        fsyncDir(finalPath);
         rmSync(tmp, { recursive: true, force: true });
-        return infoOf(existing);
+        return infoOf(merged);
       }
       rmSync(finalPath, { recursive: true, force: true });
     }

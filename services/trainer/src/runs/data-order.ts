@@ -54,7 +54,7 @@ export class DataOrder {
 }
 
 /** Copies rows `indices` of a row-major [N, rowSize] array into `out` starting at row `outRow`. */
-export function gatherRows<T extends Float32Array | Float64Array | BigInt64Array>(
+export function gatherRows<T extends Float32Array | Float64Array | Int32Array>(
   source: T,
   rowSize: number,
   indices: ArrayLike<number>,

@@ -16,6 +16,7 @@ import type { DatasetReader } from '../datasets/dataset-source.ts';
 import type { CheckpointResolver } from './checkpoint-refs.ts';
 import { listCheckpoints, loadCheckpoint } from './checkpoints.ts';
 import { cudaStatusOnce, onnxruntimeVersion, requireCuda } from './devices.ts';
+import { validateWithEngine } from './engine-backend.ts';
 import { UnknownCheckpointError } from './errors.ts';
 import { RunExecution } from './run-execution.ts';
 import { RUN_KIND, type RunRecords, runIdFor } from './run-records.ts';
@@ -97,6 +98,7 @@ export class RunService {
     // Checks that need the dataset, the device or other runs; nothing is stored before they pass.
     const info = await this.deps.datasets.info(spec.dataset?.datasetId ?? '', signal);
     planRun(spec, info, this.deps.settings.checkpointCapSteps);
+    await validateWithEngine(spec);
     if (spec.device === Device.DEVICE_CUDA) await requireCuda();
     if (spec.teacher?.checkpoint)
       this.deps.checkpoints.check(spec.teacher.checkpoint, 'spec.teacher.checkpoint');

@@ -134,6 +134,9 @@ export function validateRunSpec(spec: RunSpec | undefined): asserts spec is RunS
     if (ref?.source?.$case === 'analysisId' && !ref.source.value)
       throw invalid(`${field}.analysis_id`, 'is empty');
   }
+  if (!Number.isSafeInteger(spec.seed) || spec.seed < 0) {
+    throw invalid('seed', `must be an integer in [0, 2^53) (got ${spec.seed})`);
+  }
   requireRange('threads', spec.threads, 0, 256);
   requireRange('steps_per_call', spec.stepsPerCall, 0, 100_000);
   const frozen = new Set<string>();
@@ -200,6 +203,13 @@ export function planRun(spec: RunSpec, info: DatasetInfo, checkpointCapSteps: nu
     throw invalid(
       'model.num_outputs',
       `is ${model.numOutputs} but the dataset has ${info.numClasses} classes`,
+    );
+  }
+  const reg = spec.regularizers;
+  if ((reg?.augmentRandomShift || reg?.augmentHorizontalFlip) && shape.length !== 3) {
+    throw invalid(
+      reg?.augmentRandomShift ? 'regularizers.augment_random_shift' : 'regularizers.augment_horizontal_flip',
+      `needs image inputs [C, H, W]; this model's input_shape is [${shape.join(', ')}]`,
     );
   }
   const metrics = spec.metrics;

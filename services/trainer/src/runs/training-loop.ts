@@ -1,0 +1,495 @@
+// The training loop of one run, inside its worker thread: chunks of K optimizer steps (one ORT Loop
+// call each), per-step and per-epoch metrics, time-to-fit, stop rules, and checkpoints. Chunk
+// boundaries are a pure function of the step index (epoch ends, checkpoint and trajectory steps), and
+// everything random is seeded by (seed, step), so a run resumed from a checkpoint replays exactly the
+// computation of an uninterrupted run; replayed events carry the same dedupe keys and are dropped.
+
+import { ModelSpec } from '@gengap/proto/common/v1/model';
+import type { RunSpec, RunSummary, TimeToFit } from '@gengap/proto/trainer/v1/run';
+import type { Augmenter } from './augmentation.ts';
+import { gatherOnline, type OfflineBatches, type OnlineBatchSource } from './batches.ts';
+import { latestCheckpoint, pruneCheckpoints, writeCheckpoint } from './checkpoints.ts';
+import { DataOrder } from './data-order.ts';
+import { NonFiniteLossError } from './errors.ts';
+import { type LearningRateAt, learningRateSchedule } from './lr-schedule.ts';
+import type { RunEventBody } from './run-records.ts';
+import type { RunPlan } from './run-spec.ts';
+import type { ChunkBatches, Evaluation, LabelledSplit, TrainingBackend } from './training-backend.ts';
+import { TrajectoryProjection } from './trajectory.ts';
+import { ControlFlag } from './worker-protocol.ts';
+
+/** Loop state saved in each checkpoint's manifest ("loop"). */
+export interface LoopState {
+  /** Training wall time up to the checkpoint (summed over attempts). */
+  wallSeconds: number;
+  samples: number;
+  timeToFit?: { step: number; epoch: number; wallSeconds: number };
+  /** Epoch at which target_train_accuracy was first reached (patience counts from it). */
+  targetReachedEpoch?: number;
+  lastEval?: {
+    step: number;
+    epoch: number;
+    trainLoss: number;
+    trainAccuracy: number;
+    testLoss: number;
+    testAccuracy: number;
+  };
+  /** Online datasets: running sums of the current epoch's batch losses and accuracies. */
+  onlineSums?: { loss: number; accuracy: number; steps: number };
+  /** Set in the final checkpoint: why training stopped. */
+  stopReason?: string;
+}
+
+export interface LoopIO {
+  emit(key: string, event: RunEventBody): void;
+  /** Sends buffered events and resolves once the main thread has stored them. */
+  flush(): Promise<void>;
+  progress(progress: number, phase: string, summary: RunSummary): void;
+  /** The shared control flag (ControlFlag). */
+  control(): number;
+}
+
+export interface LoopInputs {
+  runId: string;
+  spec: RunSpec;
+  specHash: string;
+  plan: RunPlan;
+  runDir: string;
+  backend: TrainingBackend;
+  /** Offline training data (absent for online datasets). */
+  batches?: OfflineBatches;
+  train?: LabelledSplit;
+  test?: LabelledSplit;
+  online?: OnlineBatchSource;
+  /** Data augmentation of image inputs (regularizers.augment_*). */
+  augmenter?: Augmenter;
+  /** Parameters to start from when there is no checkpoint yet (init_from). */
+  initFrom?: Parameters<TrainingBackend['loadParameters']>[0];
+  log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export type LoopResult =
+  | { kind: 'succeeded'; summary: RunSummary }
+  | { kind: 'failed'; error: NonFiniteLossError; summary: RunSummary }
+  | { kind: 'cancelled'; summary: RunSummary }
+  | { kind: 'interrupted' };
+
+const PROGRESS_INTERVAL_MS = 1000;
+const FIT_ACCURACY = 1 - 1e-12;
+
+function norm(values: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += (values[i] as number) ** 2;
+  return Math.sqrt(sum);
+}
+
+/** Little-endian bit i = example i. */
+function bitmap(correct: Uint8Array): Uint8Array {
+  const out = new Uint8Array(Math.ceil(correct.length / 8));
+  for (let i = 0; i < correct.length; i++)
+    if (correct[i]) out[i >> 3] = (out[i >> 3] as number) | (1 << (i & 7));
+  return out;
+}
+
+export class TrainingLoop {
+  private readonly in: LoopInputs;
+  private readonly io: LoopIO;
+  private readonly plan: RunPlan;
+  private readonly lr: LearningRateAt;
+  private readonly trajectory: TrajectoryProjection | undefined;
+  private order: DataOrder | undefined;
+  private step = 0;
+  private epochIndex = 0;
+  private stepInEpoch = 0;
+  private state: LoopState = { wallSeconds: 0, samples: 0 };
+  private attemptStart = performance.now();
+  private wallAtAttemptStart = 0;
+  private lastProgress = 0;
+  private lastEvalStep = -1;
+
+  constructor(inputs: LoopInputs, io: LoopIO) {
+    this.in = inputs;
+    this.io = io;
+    this.plan = inputs.plan;
+    const budget = Number.isFinite(this.plan.maxSteps) ? this.plan.maxSteps : 0;
+    this.lr = learningRateSchedule(inputs.spec.optimizer?.learningRate ?? 0, inputs.spec.schedule, budget);
+    this.trajectory =
+      this.plan.trajectoryEvery > 0
+        ? new TrajectoryProjection(
+            this.plan.trajectorySeed,
+            this.plan.trajectoryDimension,
+            inputs.backend.numParameters,
+          )
+        : undefined;
+  }
+
+  private get epoch(): number {
+    return this.step / this.plan.stepsPerEpoch;
+  }
+
+  private wall(): number {
+    return this.wallAtAttemptStart + (performance.now() - this.attemptStart) / 1000;
+  }
+
+  /** Restores the newest checkpoint, or initialises (init_from) when there is none. */
+  private restore(): void {
+    const { backend, runDir } = this.in;
+    const checkpoint = latestCheckpoint(runDir);
+    if (checkpoint) {
+      const { manifest } = checkpoint;
+      backend.loadParameters(checkpoint.parameters);
+      backend.loadOptimizerState(checkpoint.optimizer);
+      this.step = manifest.step;
+      this.epochIndex = manifest.epochIndex;
+      this.stepInEpoch = manifest.stepInEpoch;
+      this.state = manifest.loop as LoopState;
+      this.lastEvalStep = this.state.lastEval?.step ?? -1;
+      if (this.in.train) {
+        this.order = DataOrder.resume(manifest.dataOrderRngState, this.plan.trainSize, this.plan.shuffle);
+      }
+      // The event may have been lost if the previous attempt died right after writing the files.
+      this.io.emit(`ckpt:${manifest.step}`, {
+        $case: 'checkpoint',
+        value: {
+          checkpoint: {
+            step: manifest.step,
+            epoch: manifest.epoch,
+            permanent: manifest.permanent,
+            sha256Hex: manifest.files['parameters.safetensors'] ?? '',
+          },
+        },
+      });
+      this.in.log('resumed from checkpoint', { step: manifest.step });
+    } else {
+      if (this.in.initFrom) {
+        const { copied, skipped } = backend.loadParameters(this.in.initFrom, { partial: true });
+        this.in.log('initialised from another checkpoint', { copied, skipped });
+      }
+      if (this.in.train)
+        this.order = DataOrder.start(this.in.spec.seed, this.plan.trainSize, this.plan.shuffle);
+    }
+    this.wallAtAttemptStart = this.state.wallSeconds;
+    this.attemptStart = performance.now();
+  }
+
+  async run(): Promise<LoopResult> {
+    this.restore();
+    if (this.state.stopReason) return { kind: 'succeeded', summary: this.summary() };
+    let stopReason: string | undefined;
+    for (;;) {
+      stopReason = this.budgetExhausted();
+      if (stopReason) break;
+      const flag = this.io.control();
+      if (flag === ControlFlag.CANCEL) return { kind: 'cancelled', summary: this.summary() };
+      if (flag === ControlFlag.SHUTDOWN) return { kind: 'interrupted' };
+      try {
+        await this.trainChunk();
+      } catch (err) {
+        if (err instanceof NonFiniteLossError) {
+          await this.io.flush();
+          return { kind: 'failed', error: err, summary: this.summary() };
+        }
+        throw err;
+      }
+      if (this.trajectory && this.step % this.plan.trajectoryEvery === 0) this.recordTrajectory();
+      if (this.stepInEpoch === this.plan.stepsPerEpoch) {
+        stopReason = await this.endEpoch();
+        if (stopReason) break;
+      } else if (this.step % this.plan.checkpointEverySteps === 0) {
+        await this.checkpoint(false);
+      }
+      this.reportProgress(false);
+    }
+    if (this.lastEvalStep !== this.step) await this.evaluate(`eval:${this.step}`);
+    this.state.stopReason = stopReason;
+    await this.checkpoint(true, true);
+    this.reportProgress(true);
+    return { kind: 'succeeded', summary: this.summary() };
+  }
+
+  private budgetExhausted(): string | undefined {
+    const { plan } = this;
+    if (this.step >= plan.maxSteps) {
+      return plan.maxEpochs > 0 && this.step >= plan.maxEpochs * plan.stepsPerEpoch
+        ? 'max_epochs'
+        : 'max_steps';
+    }
+    if (plan.maxWallSeconds > 0 && this.wall() >= plan.maxWallSeconds) return 'max_wall_seconds';
+    return undefined;
+  }
+
+  /** Steps in the next chunk: up to steps_per_call, never across an epoch end or a checkpoint/trajectory step. */
+  private chunkSize(): number {
+    const { plan } = this;
+    let k = Math.min(plan.stepsPerCall, plan.stepsPerEpoch - this.stepInEpoch);
+    const until = (every: number) => every - (this.step % every);
+    k = Math.min(k, until(plan.checkpointEverySteps));
+    if (plan.trajectoryEvery > 0) k = Math.min(k, until(plan.trajectoryEvery));
+    if (Number.isFinite(plan.maxSteps)) k = Math.min(k, plan.maxSteps - this.step);
+    // The epoch's last batch may be short: it gets a chunk of its own.
+    if (!plan.online && !plan.fullBatch && plan.trainSize % plan.batchSize !== 0) {
+      const lastBatch = plan.stepsPerEpoch - 1;
+      if (this.stepInEpoch === lastBatch) return 1;
+      k = Math.min(k, lastBatch - this.stepInEpoch);
+    }
+    return Math.max(1, k);
+  }
+
+  private async gather(k: number): Promise<ChunkBatches> {
+    const { plan } = this;
+    if (plan.online) {
+      if (!this.in.online) throw new Error('online dataset without a batch source');
+      return gatherOnline(this.in.online, this.step, k, plan.batchSize);
+    }
+    const batches = this.in.batches as OfflineBatches;
+    if (plan.fullBatch) return batches.whole();
+    return batches.gather(this.order as DataOrder, this.stepInEpoch, k, plan.batchSize);
+  }
+
+  private async trainChunk(): Promise<void> {
+    const k = this.chunkSize();
+    const chunk = await this.gather(k);
+    if (this.in.augmenter) {
+      // Full-batch chunks are the split itself: augment a copy.
+      if (chunk.x === this.in.train?.x) chunk.x = chunk.x.slice();
+      this.in.augmenter.apply(chunk, this.step);
+    }
+    const rates = new Float64Array(k);
+    for (let i = 0; i < k; i++) rates[i] = this.lr(this.step + i);
+    const metrics = await this.in.backend.train(chunk, rates, this.step);
+    for (let i = 0; i < k; i++) {
+      const n = this.step + i + 1;
+      const loss = metrics.loss[i] as number;
+      const gradientNorm = metrics.gradientNorm[i] as number;
+      if (!Number.isFinite(loss)) throw new NonFiniteLossError(n, `the training loss (${loss})`);
+      if (!Number.isFinite(gradientNorm))
+        throw new NonFiniteLossError(n, `the gradient norm (${gradientNorm})`);
+      const batchAccuracy = metrics.batchAccuracy[i] as number;
+      if (this.plan.online) {
+        this.state.onlineSums ??= { loss: 0, accuracy: 0, steps: 0 };
+        const sums = this.state.onlineSums;
+        sums.loss += loss;
+        sums.accuracy += batchAccuracy;
+        sums.steps += 1;
+      }
+      if (n % this.plan.stepEvery === 0) {
+        this.io.emit(`step:${n}`, {
+          $case: 'step',
+          value: {
+            step: n,
+            epoch: n / this.plan.stepsPerEpoch,
+            loss,
+            learningRate: rates[i] as number,
+            gradientNorm,
+            batchAccuracy,
+          },
+        });
+      }
+    }
+    this.step += k;
+    this.stepInEpoch += k;
+    this.state.samples += k * chunk.batchSize;
+  }
+
+  private recordTrajectory(): void {
+    const projection = (this.trajectory as TrajectoryProjection).project(this.in.backend.flatParameters());
+    this.io.emit(`traj:${this.step}`, { $case: 'trajectory', value: { step: this.step, projection } });
+  }
+
+  /** Epoch bookkeeping: next permutation, evaluation, stop rules, checkpoints. */
+  private async endEpoch(): Promise<string | undefined> {
+    const { plan } = this;
+    this.epochIndex += 1;
+    this.stepInEpoch = 0;
+    this.order?.nextEpoch();
+    let stopReason: string | undefined;
+    const lastEpoch = this.step >= plan.maxSteps;
+    if (this.epochIndex % plan.evalEveryEpochs === 0 || lastEpoch) {
+      const evaluation = await this.evaluate(`epoch:${this.epochIndex}`);
+      stopReason = this.stopRuleAfter(evaluation);
+    }
+    if (plan.online) this.state.onlineSums = { loss: 0, accuracy: 0, steps: 0 };
+    const permanent =
+      plan.keepEpochs.has(this.epochIndex) ||
+      (plan.keepEveryEpochs > 0 && this.epochIndex % plan.keepEveryEpochs === 0);
+    // The final checkpoint follows at once when training stops here.
+    const stopsHere = stopReason !== undefined || lastEpoch;
+    if (
+      !stopsHere &&
+      (plan.checkpointEachEpoch || permanent || this.step % plan.checkpointEverySteps === 0)
+    ) {
+      await this.checkpoint(permanent);
+    }
+    return stopReason;
+  }
+
+  private stopRuleAfter(evaluation: { trainLoss: number; trainAccuracy: number }): string | undefined {
+    const { plan } = this;
+    if (plan.targetTrainLoss > 0 && evaluation.trainLoss < plan.targetTrainLoss) return 'target_train_loss';
+    if (plan.targetTrainAccuracy > 0 && evaluation.trainAccuracy >= plan.targetTrainAccuracy) {
+      this.state.targetReachedEpoch ??= this.epochIndex;
+      if (this.epochIndex - this.state.targetReachedEpoch >= plan.patienceEpochs)
+        return 'target_train_accuracy';
+    }
+    return undefined;
+  }
+
+  private async evaluateSplit(
+    split: LabelledSplit | undefined,
+    limit: number,
+    perExample: boolean,
+  ): Promise<Evaluation> {
+    if (!split) return { loss: Number.NaN, accuracy: Number.NaN };
+    const total = split.n;
+    const n = limit > 0 ? Math.min(limit, total) : total;
+    const x = n === total ? split.x : split.x.subarray(0, n * split.rowSize);
+    const y = n === total ? split.y : split.y.subarray(0, n);
+    return this.in.backend.evaluate(x, y, n, perExample);
+  }
+
+  private async evaluate(key: string): Promise<{ trainLoss: number; trainAccuracy: number }> {
+    const { plan } = this;
+    let trainLoss: number;
+    let trainAccuracy: number;
+    let correct: Uint8Array | undefined;
+    if (plan.online) {
+      const sums = this.state.onlineSums ?? { loss: Number.NaN, accuracy: Number.NaN, steps: 1 };
+      trainLoss = sums.loss / sums.steps;
+      trainAccuracy = sums.accuracy / sums.steps;
+    } else {
+      const train = await this.evaluateSplit(this.in.train, plan.evalTrainSubset, plan.perExampleCorrectness);
+      trainLoss = train.loss;
+      trainAccuracy = train.accuracy;
+      correct = train.correct;
+    }
+    const test = await this.evaluateSplit(this.in.test, 0, false);
+    let fullGradientNormSquared = 0;
+    if (plan.fullGradientNorm && this.in.train) {
+      const { x, y, n } = this.in.train;
+      fullGradientNormSquared = await this.in.backend.gradientNormSquared(x, y, n);
+    }
+    const wallSeconds = this.wall();
+    this.io.emit(key, {
+      $case: 'epoch',
+      value: {
+        step: this.step,
+        epoch: this.epoch,
+        trainLoss,
+        trainAccuracy,
+        testLoss: test.loss,
+        testAccuracy: test.accuracy,
+        parameterNorm: norm(this.in.backend.flatParameters()),
+        wallSeconds,
+        fullGradientNormSquared,
+      },
+    });
+    if (correct) {
+      this.io.emit(`correct:${this.step}`, {
+        $case: 'exampleCorrectness',
+        value: {
+          step: this.step,
+          epoch: this.epoch,
+          correctBitmap: Buffer.from(bitmap(correct)),
+          numExamples: correct.length,
+        },
+      });
+    }
+    if (!this.state.timeToFit && trainAccuracy >= FIT_ACCURACY) {
+      this.state.timeToFit = { step: this.step, epoch: this.epoch, wallSeconds };
+      this.io.emit('ttf', { $case: 'timeToFit', value: { reached: true, ...this.state.timeToFit } });
+    }
+    this.state.lastEval = {
+      step: this.step,
+      epoch: this.epoch,
+      trainLoss,
+      trainAccuracy,
+      testLoss: test.loss,
+      testAccuracy: test.accuracy,
+    };
+    this.lastEvalStep = this.step;
+    this.reportProgress(true);
+    return { trainLoss, trainAccuracy };
+  }
+
+  private async checkpoint(permanent: boolean, final = false): Promise<void> {
+    // Every event up to this step must be stored before the checkpoint exists: a resume replays only
+    // the steps after it.
+    await this.io.flush();
+    this.state.wallSeconds = this.wall();
+    const { backend, runDir, runId, spec } = this.in;
+    const written = writeCheckpoint(
+      runDir,
+      {
+        runId,
+        step: this.step,
+        epoch: this.epoch,
+        epochIndex: this.epochIndex,
+        stepInEpoch: this.stepInEpoch,
+        dataOrderRngState: this.order?.state ?? [],
+        specHash: this.in.specHash,
+        permanent: permanent || final,
+        final,
+        precision: this.plan.precision,
+        model: ModelSpec.toJSON(spec.model as ModelSpec),
+        loop: structuredClone(this.state),
+      },
+      backend.parameterTensors(),
+      backend.optimizerTensors(),
+    );
+    pruneCheckpoints(runDir, this.step);
+    this.io.emit(`ckpt:${written.step}`, {
+      $case: 'checkpoint',
+      value: {
+        checkpoint: {
+          step: written.step,
+          epoch: written.epoch,
+          permanent: written.permanent,
+          sha256Hex: written.sha256Hex,
+        },
+      },
+    });
+    await this.io.flush();
+  }
+
+  private progressFraction(): number {
+    const { plan } = this;
+    const byWall = plan.maxWallSeconds > 0 ? this.wall() / plan.maxWallSeconds : 0;
+    const bySteps = Number.isFinite(plan.maxSteps) ? this.step / plan.maxSteps : 0;
+    return Math.min(1, Math.max(byWall, bySteps));
+  }
+
+  private reportProgress(force: boolean): void {
+    const now = performance.now();
+    if (!force && now - this.lastProgress < PROGRESS_INTERVAL_MS) return;
+    this.lastProgress = now;
+    const { plan } = this;
+    const epochs = plan.maxEpochs > 0 ? `/${plan.maxEpochs}` : '';
+    this.io.progress(
+      this.progressFraction(),
+      `epoch ${this.epochIndex + 1}${epochs}, step ${this.step}`,
+      this.summary(),
+    );
+  }
+
+  summary(): RunSummary {
+    const last = this.state.lastEval;
+    const wallSeconds = this.wall();
+    const ttf = this.state.timeToFit;
+    const timeToFit: TimeToFit = ttf
+      ? { reached: true, step: ttf.step, epoch: ttf.epoch, wallSeconds: ttf.wallSeconds }
+      : { reached: false, step: 0, epoch: 0, wallSeconds: 0 };
+    return {
+      steps: this.step,
+      epochs: this.epoch,
+      finalTrainLoss: last?.trainLoss ?? 0,
+      finalTrainAccuracy: last?.trainAccuracy ?? 0,
+      finalTestLoss: last?.testLoss ?? 0,
+      finalTestAccuracy: last?.testAccuracy ?? 0,
+      timeToFit,
+      wallSeconds,
+      numParameters: this.in.backend.numParameters,
+      samplesPerSecond: wallSeconds > 0 ? this.state.samples / wallSeconds : 0,
+      stopReason: this.state.stopReason ?? '',
+    };
+  }
+}

@@ -1,0 +1,180 @@
+// Entry point of a run's worker thread (started by run-execution.ts). Compiles the network, turns a
+// teacher's outputs into soft labels if the run has one, runs the training loop, and reports events,
+// progress and the outcome to the main thread. Stores nothing itself except checkpoint files.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { JobFailure } from '@gengap/job-store';
+import { ModelSpec } from '@gengap/proto/common/v1/model';
+import { RunSpec, RunSummary } from '@gengap/proto/trainer/v1/run';
+import { Augmenter } from './augmentation.ts';
+import { OfflineBatches, type OnlineBatchSource } from './batches.ts';
+import { createEngineBackend, createTeacherBackend, engineFailure } from './engine-backend.ts';
+import { encodeEvent, type RunEventBody } from './run-records.ts';
+import { planRun } from './run-spec.ts';
+import { labelledSplit } from './training-backend.ts';
+import { type LoopIO, type LoopResult, TrainingLoop } from './training-loop.ts';
+import type {
+  MainToWorker,
+  StoredEventMessage,
+  WorkerInput,
+  WorkerOutcome,
+  WorkerToMain,
+} from './worker-protocol.ts';
+
+const input = workerData as WorkerInput;
+const port = parentPort as NonNullable<typeof parentPort>;
+const control = new Int32Array(input.control);
+
+/** Events are sent in batches; a checkpoint or the end flushes them. */
+const EVENT_BATCH = 256;
+let buffered: StoredEventMessage[] = [];
+let nextRequestId = 1;
+const waiting = new Map<number, (reply: MainToWorker) => void>();
+
+function post(message: WorkerToMain, transfer?: ArrayBuffer[]): void {
+  port.postMessage(message, transfer ?? []);
+}
+
+function sendEvents(): void {
+  if (buffered.length === 0) return;
+  post({ type: 'events', events: buffered });
+  buffered = [];
+}
+
+function request(message: WorkerToMain & { id: number }): Promise<MainToWorker> {
+  return new Promise((resolve) => {
+    waiting.set(message.id, resolve);
+    post(message);
+  });
+}
+
+port.on('message', (message: MainToWorker) => {
+  const resolve = waiting.get(message.id);
+  if (resolve) {
+    waiting.delete(message.id);
+    resolve(message);
+  }
+});
+
+const io: LoopIO = {
+  emit(key: string, event: RunEventBody) {
+    buffered.push({ key, payload: encodeEvent(event) });
+    if (buffered.length >= EVENT_BATCH) sendEvents();
+  },
+  async flush() {
+    sendEvents();
+    await request({ type: 'flush', id: nextRequestId++ });
+  },
+  progress(progress: number, phase: string, summary: RunSummary) {
+    sendEvents();
+    post({ type: 'progress', progress, phase, summary: RunSummary.encode(summary).finish() });
+  },
+  control: () => Atomics.load(control, 0),
+};
+
+const online: OnlineBatchSource = {
+  async fetch(startBatch, count, batchSize) {
+    const reply = await request({ type: 'onlineBatches', id: nextRequestId++, startBatch, count, batchSize });
+    if (reply.type !== 'onlineBatches' || !reply.batches) {
+      throw new Error(
+        `online batches ${startBatch}..${startBatch + count - 1}: ${reply.type === 'onlineBatches' ? reply.error : 'no reply'}`,
+      );
+    }
+    return reply.batches;
+  },
+};
+
+function log(message: string, fields: Record<string, unknown> = {}): void {
+  // Worker logs go to stderr as JSON lines tagged with the run; the main thread's pino owns stdout.
+  process.stderr.write(
+    `${JSON.stringify({ level: 'info', runId: input.runId, attempt: input.attempt, msg: message, ...fields })}\n`,
+  );
+}
+
+async function train(): Promise<LoopResult> {
+  const spec = RunSpec.decode(input.spec);
+  const plan = planRun(
+    spec,
+    {
+      datasetId: spec.dataset?.datasetId ?? '',
+      numClasses: input.numClasses,
+      inputShape: input.inputShape,
+      trainSize: input.train?.y.length ?? 0,
+      testSize: input.test?.y.length ?? 0,
+      online: input.online,
+    },
+    input.checkpointEverySteps,
+  );
+  const backend = await createEngineBackend({ spec, plan, threads: input.threads });
+  try {
+    const trainSplit = input.train ? labelledSplit(input.train.x, input.train.y) : undefined;
+    const testSplit = input.test ? labelledSplit(input.test.x, input.test.y) : undefined;
+    let soft: Float32Array | undefined;
+    if (input.teacher && trainSplit) {
+      const teacher = await createTeacherBackend(
+        ModelSpec.decode(input.teacher.model),
+        input.teacher.parameters,
+        {
+          threads: input.threads,
+          precision: plan.precision,
+        },
+      );
+      try {
+        soft = await teacher.probabilities(trainSplit.x, trainSplit.n, plan.teacherTemperature);
+      } finally {
+        await teacher.dispose();
+      }
+    }
+    const reg = spec.regularizers;
+    const augmentation =
+      reg && (reg.augmentRandomShift > 0 || reg.augmentHorizontalFlip)
+        ? { shift: reg.augmentRandomShift, flip: reg.augmentHorizontalFlip }
+        : undefined;
+    const loop = new TrainingLoop(
+      {
+        runId: input.runId,
+        spec,
+        specHash: input.specHash,
+        plan,
+        runDir: input.runDir,
+        backend,
+        ...(trainSplit
+          ? { train: trainSplit, batches: new OfflineBatches(trainSplit, soft, input.numClasses) }
+          : {}),
+        ...(testSplit ? { test: testSplit } : {}),
+        ...(input.online ? { online } : {}),
+        ...(input.initFrom ? { initFrom: input.initFrom } : {}),
+        ...(augmentation ? { augmenter: new Augmenter(spec.seed, input.inputShape, augmentation) } : {}),
+        log,
+      },
+      io,
+    );
+    return await loop.run();
+  } finally {
+    await backend.dispose();
+  }
+}
+
+function outcomeOf(result: LoopResult): WorkerOutcome {
+  switch (result.kind) {
+    case 'interrupted':
+      return result;
+    case 'succeeded':
+    case 'cancelled':
+      return { kind: result.kind, summary: RunSummary.encode(result.summary).finish() };
+    case 'failed': {
+      // A diverged run is deterministic: retrying would diverge again (INVALID_ARGUMENT, not retryable).
+      const failure: JobFailure = { code: 3, message: result.error.message, step: result.error.step };
+      return { kind: 'failed', failure, summary: RunSummary.encode(result.summary).finish() };
+    }
+  }
+}
+
+let outcome: WorkerOutcome;
+try {
+  outcome = outcomeOf(await train());
+} catch (err) {
+  outcome = { kind: 'failed', failure: engineFailure(err), summary: new Uint8Array() };
+}
+sendEvents();
+post({ type: 'done', outcome });
+port.close();
