@@ -1,0 +1,438 @@
+// The Kubernetes manifests, as `kubectl kustomize` renders each overlay, keep GenGap's deployment
+// policy: ports named grpc with native gRPC probes, requests and limits on every container, the
+// restricted pod security profile with a read-only root and writable volumes only where the
+// services write, a default-deny NetworkPolicy whose explicit allows cover exactly the calls the
+// services are wired to make, namespaced RBAC for the coordinator's Jobs and for nobody else, a
+// persistent volume under the coordinator's state, GPUs for trainers in the gpu overlay, and images
+// that deploy/docker/build-images.ts builds.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { IMAGE_TARGETS, imageTag } from '../docker/build-images.ts';
+import { repoRoot } from '../docker/stage-app.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: rendered Kubernetes objects are plain JSON.
+type K8sObject = Record<string, any>;
+
+const renders = {
+  base: 'deploy/k8s/base',
+  dev: 'deploy/k8s/overlays/dev',
+  gpu: 'deploy/k8s/overlays/gpu',
+} as const;
+
+function render(dir: string): K8sObject[] {
+  const result = spawnSync('kubectl', ['kustomize', join(repoRoot, dir)], { encoding: 'utf8' });
+  assert.equal(result.status, 0, `kubectl kustomize ${dir} failed:\n${result.stderr}`);
+  return parseAllDocuments(result.stdout).map((d) => d.toJS() as K8sObject);
+}
+
+/** Kubernetes quantity (cpu "250m", memory "2Gi") as a number of base units. */
+function quantity(value: string | number): number {
+  const text = String(value);
+  const match = /^([0-9.]+)([a-zA-Z]*)$/.exec(text);
+  assert.ok(match, `quantity ${text}`);
+  const units: Record<string, number> = {
+    '': 1,
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+  };
+  const unit = units[match[2] as string];
+  assert.ok(unit !== undefined, `unit of ${text}`);
+  return Number(match[1]) * unit;
+}
+
+const ofKind = (objects: K8sObject[], kind: string) => objects.filter((o) => o.kind === kind);
+const podSpecs = (objects: K8sObject[]) =>
+  [...ofKind(objects, 'Deployment'), ...ofKind(objects, 'StatefulSet'), ...ofKind(objects, 'Job')].map(
+    (o) => ({
+      name: o.metadata.name as string,
+      labels: o.spec.template.metadata.labels ?? {},
+      spec: o.spec.template.spec,
+    }),
+  );
+const containersOf = (spec: K8sObject): K8sObject[] => [...(spec.initContainers ?? []), ...spec.containers];
+const envOf = (container: K8sObject, name: string): string | undefined =>
+  (container.env ?? []).find((e: K8sObject) => e.name === name)?.value;
+
+function matchesSelector(selector: K8sObject | undefined, labels: Record<string, string>): boolean {
+  if (!selector) return false;
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const expr of selector.matchExpressions ?? []) {
+    const value = labels[expr.key];
+    if (expr.operator === 'In' && !expr.values.includes(value)) return false;
+    if (expr.operator === 'NotIn' && expr.values.includes(value)) return false;
+    if (expr.operator === 'Exists' && value === undefined) return false;
+    if (expr.operator === 'DoesNotExist' && value !== undefined) return false;
+  }
+  return true;
+}
+
+interface Pod {
+  name: string;
+  labels: Record<string, string>;
+  ports: Record<string, number>;
+}
+
+function portMatches(rulePorts: K8sObject[] | undefined, target: Pod | undefined, port: number): boolean {
+  if (!rulePorts || rulePorts.length === 0) return true;
+  return rulePorts.some((p) => {
+    if ((p.protocol ?? 'TCP') !== 'TCP') return false;
+    if (p.port === undefined) return true;
+    if (typeof p.port === 'number') return p.port === port;
+    return target?.ports[p.port] === port;
+  });
+}
+
+/**
+ * Whether the NetworkPolicies let `from` open a TCP connection to `to` on `port`, both pods in the
+ * namespace whose labels are `namespaceLabels`: an ingress rule of a policy selecting `to` and an
+ * egress rule of a policy selecting `from` must both admit it.
+ */
+function allowed(
+  policies: K8sObject[],
+  from: Pod,
+  to: Pod,
+  port: number,
+  namespaceLabels: Record<string, string>,
+): boolean {
+  const peerMatches = (peers: K8sObject[] | undefined, pod: Pod) =>
+    peers === undefined ||
+    peers.length === 0 ||
+    peers.some(
+      (peer) =>
+        !peer.ipBlock &&
+        (peer.namespaceSelector === undefined || matchesSelector(peer.namespaceSelector, namespaceLabels)) &&
+        (peer.podSelector === undefined || matchesSelector(peer.podSelector, pod.labels)),
+    );
+  const selecting = (type: string, pod: Pod) =>
+    policies.filter(
+      (p) =>
+        (p.spec.policyTypes ?? ['Ingress']).includes(type) && matchesSelector(p.spec.podSelector, pod.labels),
+    );
+  const ingressOk = selecting('Ingress', to).some((p) =>
+    (p.spec.ingress ?? []).some(
+      (rule: K8sObject) => peerMatches(rule.from, from) && portMatches(rule.ports, to, port),
+    ),
+  );
+  const egressOk = selecting('Egress', from).some((p) =>
+    (p.spec.egress ?? []).some(
+      (rule: K8sObject) => peerMatches(rule.to, to) && portMatches(rule.ports, to, port),
+    ),
+  );
+  return ingressOk && egressOk;
+}
+
+const wiring = [
+  'GENGAP_DATA_ADDRESS',
+  'GENGAP_TRAINER_ADDRESS',
+  'GENGAP_TRAINER_ADDRESSES',
+  'GENGAP_ANALYSIS_ADDRESS',
+];
+
+for (const [overlay, dir] of Object.entries(renders)) {
+  describe(`kustomize ${overlay} (${dir})`, () => {
+    const objects = render(dir);
+    const pods = podSpecs(objects);
+
+    test('renders the four services, each a Deployment with a Service', () => {
+      const names = ofKind(objects, 'Deployment').map((d) => d.metadata.name);
+      assert.deepEqual(names.sort(), ['analysis', 'coordinator', 'data', 'trainer']);
+      for (const name of names) assert.ok(ofKind(objects, 'Service').some((s) => s.metadata.name === name));
+    });
+
+    test('the namespace enforces the restricted Pod Security Standard', () => {
+      const [ns] = ofKind(objects, 'Namespace');
+      assert.equal(ns?.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
+      for (const o of objects)
+        if (o.kind !== 'Namespace') assert.equal(o.metadata.namespace, ns?.metadata.name);
+    });
+
+    test('containers serve gRPC on a port named grpc, probed natively through grpc.health.v1', () => {
+      for (const { name, spec } of pods) {
+        for (const c of spec.containers) {
+          const grpc = (c.ports ?? []).find((p: K8sObject) => p.name === 'grpc');
+          assert.ok(grpc, `${name}/${c.name} has a port named grpc`);
+          for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
+            assert.equal(
+              c[probe]?.grpc?.port,
+              grpc.containerPort,
+              `${name}/${c.name} ${probe} is a gRPC probe`,
+            );
+          }
+          assert.equal(
+            envOf(c, 'GENGAP_PORT'),
+            String(grpc.containerPort),
+            `${name} listens on its grpc port`,
+          );
+          assert.equal(envOf(c, 'GENGAP_HOST'), '0.0.0.0', `${name} listens on the pod's address`);
+        }
+      }
+      for (const svc of ofKind(objects, 'Service')) {
+        assert.ok(svc.spec.ports.length > 0);
+        const grpc = svc.spec.ports.find((p: K8sObject) => p.name === 'grpc');
+        assert.ok(grpc, `service ${svc.metadata.name} has a port named grpc`);
+        assert.equal(grpc.targetPort, 'grpc');
+        assert.ok(
+          pods.some((p) => matchesSelector({ matchLabels: svc.spec.selector }, p.labels)),
+          `service ${svc.metadata.name} selects a pod`,
+        );
+      }
+    });
+
+    test('every container has cpu and memory requests and limits, limit >= request', () => {
+      for (const { name, spec } of pods) {
+        for (const c of containersOf(spec)) {
+          for (const r of ['cpu', 'memory']) {
+            const request = c.resources?.requests?.[r];
+            const limit = c.resources?.limits?.[r];
+            assert.ok(
+              request !== undefined && limit !== undefined,
+              `${name}/${c.name} ${r} request and limit`,
+            );
+            assert.ok(quantity(limit) >= quantity(request), `${name}/${c.name} ${r} limit >= request`);
+          }
+        }
+      }
+    });
+
+    test('pods and containers follow the restricted profile with a read-only root filesystem', () => {
+      for (const { name, spec } of pods) {
+        const pod = spec.securityContext ?? {};
+        assert.equal(pod.runAsNonRoot, true, `${name}: pod runAsNonRoot`);
+        assert.notEqual(pod.runAsUser, 0, `${name}: not uid 0`);
+        assert.equal(pod.seccompProfile?.type, 'RuntimeDefault', `${name}: pod seccomp RuntimeDefault`);
+        assert.ok(!spec.hostNetwork && !spec.hostPID && !spec.hostIPC, `${name}: no host namespaces`);
+        for (const v of spec.volumes ?? []) assert.ok(!v.hostPath, `${name}: no hostPath volume ${v.name}`);
+        for (const c of containersOf(spec)) {
+          const sc = c.securityContext ?? {};
+          const where = `${name}/${c.name}`;
+          assert.equal(sc.allowPrivilegeEscalation, false, `${where}: allowPrivilegeEscalation false`);
+          assert.notEqual(sc.privileged, true, `${where}: not privileged`);
+          assert.notEqual(sc.runAsNonRoot, false, `${where}: runAsNonRoot not overridden`);
+          assert.notEqual(sc.runAsUser, 0, `${where}: not uid 0`);
+          assert.deepEqual(sc.capabilities?.drop, ['ALL'], `${where}: drops ALL capabilities`);
+          assert.equal((sc.capabilities?.add ?? []).length, 0, `${where}: adds none`);
+          assert.equal(
+            sc.seccompProfile?.type ?? pod.seccompProfile?.type,
+            'RuntimeDefault',
+            `${where}: seccomp`,
+          );
+          assert.equal(sc.readOnlyRootFilesystem, true, `${where}: read-only root filesystem`);
+        }
+      }
+    });
+
+    test('the only writable paths are the state folder and /tmp, each an emptyDir or a PVC', () => {
+      for (const { name, spec } of pods) {
+        const volumes = new Map<string, K8sObject>((spec.volumes ?? []).map((v: K8sObject) => [v.name, v]));
+        for (const c of containersOf(spec)) {
+          const mounts = new Map<string, string>(
+            (c.volumeMounts ?? []).map((m: K8sObject) => [m.mountPath, m.name]),
+          );
+          const stateDir = envOf(c, 'GENGAP_STATE_DIR');
+          assert.ok(stateDir, `${name}: GENGAP_STATE_DIR is set`);
+          for (const path of [stateDir, '/tmp']) {
+            const volume = volumes.get(mounts.get(path) ?? '');
+            assert.ok(
+              volume?.emptyDir || volume?.persistentVolumeClaim,
+              `${name}: ${path} is an emptyDir or PVC`,
+            );
+          }
+          for (const [path, volumeName] of mounts) {
+            const volume = volumes.get(volumeName);
+            assert.ok(
+              volume?.emptyDir || volume?.persistentVolumeClaim,
+              `${name}: ${path} is an emptyDir or PVC`,
+            );
+          }
+        }
+      }
+    });
+
+    test("the coordinator's database and artifacts live on a PersistentVolumeClaim", () => {
+      const coordinator = pods.find((p) => p.name === 'coordinator');
+      assert.ok(coordinator);
+      const c = coordinator.spec.containers[0];
+      const mount = c.volumeMounts.find((m: K8sObject) => m.mountPath === envOf(c, 'GENGAP_STATE_DIR'));
+      const volume = coordinator.spec.volumes.find((v: K8sObject) => v.name === mount?.name);
+      const claim = volume?.persistentVolumeClaim?.claimName;
+      assert.ok(claim, 'the state folder is a PVC');
+      const pvc = ofKind(objects, 'PersistentVolumeClaim').find((p) => p.metadata.name === claim);
+      assert.ok(pvc, `PVC ${claim} is rendered`);
+      assert.ok(quantity(pvc.spec.resources.requests.storage) >= 2 ** 30, 'at least 1Gi');
+      // Trainers resume from checkpoints after a restart: their state is persistent too.
+      const trainer = pods.find((p) => p.name === 'trainer');
+      const tc = trainer?.spec.containers[0];
+      const tmount = tc.volumeMounts.find((m: K8sObject) => m.mountPath === envOf(tc, 'GENGAP_STATE_DIR'));
+      assert.ok(trainer?.spec.volumes.find((v: K8sObject) => v.name === tmount?.name)?.persistentVolumeClaim);
+    });
+
+    test('a default-deny NetworkPolicy covers every pod, both directions', () => {
+      const policies = ofKind(objects, 'NetworkPolicy');
+      const denyAll = policies.find(
+        (p) =>
+          Object.keys(p.spec.podSelector ?? {}).length === 0 &&
+          ['Ingress', 'Egress'].every((t) => p.spec.policyTypes?.includes(t)) &&
+          (p.spec.ingress ?? []).length === 0 &&
+          (p.spec.egress ?? []).length === 0,
+      );
+      assert.ok(denyAll, 'a policy selecting all pods with no ingress or egress rules');
+    });
+
+    test('explicit allows: exactly the calls the services are wired to make, DNS, and clients to the coordinator', () => {
+      const policies = ofKind(objects, 'NetworkPolicy');
+      const [ns] = ofKind(objects, 'Namespace');
+      const nsLabels = { ...ns?.metadata.labels, 'kubernetes.io/metadata.name': ns?.metadata.name };
+      const asPod = (p: (typeof pods)[number]): Pod => ({
+        name: p.name,
+        labels: p.labels,
+        ports: Object.fromEntries(
+          p.spec.containers.flatMap((c: K8sObject) =>
+            (c.ports ?? []).map((port: K8sObject) => [port.name, port.containerPort]),
+          ),
+        ),
+      });
+      const all = pods.map(asPod);
+      const byService = new Map(all.map((p) => [p.name, p]));
+      const wired = new Set<string>();
+      for (const p of pods) {
+        for (const c of p.spec.containers) {
+          for (const variable of wiring) {
+            for (const address of envOf(c, variable)?.split(',') ?? []) {
+              const [host, port] = address.split(':');
+              const target = byService.get(host as string);
+              assert.ok(target, `${p.name} ${variable}=${address} names a service`);
+              assert.equal(Number(port), target.ports.grpc, `${address} is ${host}'s grpc port`);
+              wired.add(`${p.name}->${host}`);
+            }
+          }
+        }
+      }
+      const open = new Set<string>();
+      for (const from of all) {
+        for (const to of all) {
+          if (from !== to && allowed(policies, from, to, to.ports.grpc as number, nsLabels)) {
+            open.add(`${from.name}->${to.name}`);
+          }
+        }
+      }
+      assert.deepEqual([...open].sort(), [...wired].sort(), 'allowed pod-to-pod traffic is the wiring');
+      assert.ok(wired.size >= 6, `the wiring has calls (${[...wired].join(', ')})`);
+      // A pod of the namespace that is not GenGap's reaches nothing; a labelled client, from any
+      // namespace, reaches the coordinator's grpc port and nothing else.
+      const stranger: Pod = { name: 'stranger', labels: {}, ports: {} };
+      const client: Pod = { name: 'client', labels: { 'gengap.io/client': 'true' }, ports: {} };
+      const ingressFrom = (pod: Pod, to: Pod, labels: Record<string, string>) =>
+        policies
+          .filter(
+            (p) => p.spec.policyTypes.includes('Ingress') && matchesSelector(p.spec.podSelector, to.labels),
+          )
+          .some((p) =>
+            (p.spec.ingress ?? []).some(
+              (r: K8sObject) =>
+                portMatches(r.ports, to, to.ports.grpc as number) &&
+                (r.from ?? []).some(
+                  (peer: K8sObject) =>
+                    (peer.namespaceSelector === undefined ||
+                      matchesSelector(peer.namespaceSelector, labels)) &&
+                    (peer.podSelector === undefined || matchesSelector(peer.podSelector, pod.labels)),
+                ),
+            ),
+          );
+      const elsewhere = { 'kubernetes.io/metadata.name': 'notebooks' };
+      for (const to of all) {
+        assert.equal(ingressFrom(stranger, to, nsLabels), false, `stranger -> ${to.name} is denied`);
+        assert.equal(ingressFrom(client, to, elsewhere), to.name === 'coordinator', `client -> ${to.name}`);
+      }
+      // Every pod may resolve names through kube-dns, and only there on port 53.
+      const dns = policies.filter((p) =>
+        (p.spec.egress ?? []).some((r: K8sObject) =>
+          (r.ports ?? []).some((port: K8sObject) => port.port === 53),
+        ),
+      );
+      assert.equal(dns.length, 1, 'one DNS egress policy');
+      assert.deepEqual(dns[0]?.spec.podSelector, {});
+      for (const rule of dns[0]?.spec.egress ?? []) {
+        for (const peer of rule.to) assert.equal(peer.podSelector?.matchLabels?.['k8s-app'], 'kube-dns');
+      }
+    });
+
+    test('RBAC: one namespaced Role for Jobs, bound to the coordinator only', () => {
+      assert.equal(ofKind(objects, 'ClusterRole').length, 0, 'no ClusterRole');
+      assert.equal(ofKind(objects, 'ClusterRoleBinding').length, 0, 'no ClusterRoleBinding');
+      const roles = ofKind(objects, 'Role');
+      assert.equal(roles.length, 1);
+      const rules = roles[0]?.rules as K8sObject[];
+      const jobs = rules.find((r) => r.apiGroups.includes('batch') && r.resources.includes('jobs'));
+      for (const verb of ['create', 'get', 'list', 'watch', 'delete'])
+        assert.ok(jobs?.verbs.includes(verb), verb);
+      for (const r of rules) {
+        assert.ok(
+          !r.verbs.includes('*') && !r.resources.includes('*') && !r.apiGroups.includes('*'),
+          'no wildcards',
+        );
+        assert.ok(!r.resources.includes('secrets'), 'no access to secrets');
+      }
+      const bindings = ofKind(objects, 'RoleBinding');
+      assert.equal(bindings.length, 1);
+      assert.equal(bindings[0]?.roleRef.name, roles[0]?.metadata.name);
+      const subjects = bindings[0]?.subjects as K8sObject[];
+      assert.deepEqual(
+        subjects.map((s) => `${s.kind}/${s.name}`),
+        ['ServiceAccount/gengap-coordinator'],
+      );
+      for (const { name, spec } of pods) {
+        if (name === 'coordinator') assert.equal(spec.serviceAccountName, 'gengap-coordinator');
+        else {
+          assert.notEqual(
+            spec.serviceAccountName ?? 'default',
+            'gengap-coordinator',
+            `${name} has its own account`,
+          );
+          assert.equal(spec.automountServiceAccountToken, false, `${name} mounts no API token`);
+        }
+      }
+      for (const sa of ofKind(objects, 'ServiceAccount')) {
+        assert.ok(
+          pods.some((p) => p.spec.serviceAccountName === sa.metadata.name),
+          `${sa.metadata.name} is used`,
+        );
+      }
+    });
+
+    test(`GPUs: ${overlay === 'gpu' ? 'every trainer container has an nvidia.com/gpu limit' : 'none requested'}`, () => {
+      for (const { name, spec } of pods) {
+        for (const c of containersOf(spec)) {
+          const gpus = Number(c.resources?.limits?.['nvidia.com/gpu'] ?? 0);
+          if (overlay === 'gpu' && name === 'trainer') {
+            assert.ok(gpus >= 1, 'trainer has a GPU');
+            assert.equal(c.image, imageTag('trainer-cuda'), 'trainer runs the CUDA image');
+            assert.ok(
+              (spec.tolerations ?? []).some((t: K8sObject) => t.key === 'nvidia.com/gpu'),
+              'trainer tolerates GPU nodes',
+            );
+          } else assert.equal(gpus, 0, `${name}/${c.name} has no GPU`);
+        }
+      }
+    });
+
+    test('every image is one that deploy/docker/build-images.ts tags', () => {
+      const built = new Set(IMAGE_TARGETS.map((t) => imageTag(t)));
+      for (const { name, spec } of pods) {
+        for (const c of containersOf(spec)) {
+          assert.ok(built.has(c.image), `${name}/${c.name}: ${c.image} is one of ${[...built].join(', ')}`);
+          if (overlay !== 'gpu' || name !== 'trainer') assert.equal(c.image, imageTag(name as 'data'));
+        }
+      }
+    });
+  });
+}
