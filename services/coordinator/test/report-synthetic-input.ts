@@ -7,6 +7,7 @@ import { type Analysis, AnalysisResult, AnalysisSpec } from '@gengap/proto/analy
 import { JobState, type JobStatus } from '@gengap/proto/common/v1/job';
 import {
   Experiment,
+  type ExperimentAnalysisRef,
   ExperimentRun,
   ExperimentSpec,
   SweepAxis,
@@ -257,6 +258,438 @@ function analysesFor(records: RunRecord[]): Analysis[] {
     ),
   );
   return out;
+}
+
+const ok = (
+  id: string,
+  name: string,
+  kind: Partial<AnalysisSpec>['kind'],
+  result: Partial<AnalysisResult>,
+): { ref: ExperimentAnalysisRef; analysis: Analysis } => ({
+  ref: { name, analysisId: id, status: status(JobState.JOB_STATE_SUCCEEDED) },
+  analysis: analysis(id, { kind }, result),
+});
+
+/**
+ * One result of every other analysis kind, attached to the first runs, plus a Hessian trace measured
+ * at several checkpoints, a result drawn only from the service's plot spec, and a failed analysis.
+ */
+export function withEveryAnalysisKind(input: ReportInput): ReportInput {
+  const runs = input.runs;
+  const r0 = runs[0] as RunRecord;
+  const r1 = runs[runs.length - 1] as RunRecord;
+  const series = (name: string, n: number, f: (i: number) => number) => ({
+    name,
+    x: Array.from({ length: n }, (_, i) => i),
+    y: Array.from({ length: n }, (_, i) => f(i)),
+  });
+  const perRun: [RunRecord, ReturnType<typeof ok>][] = [];
+  for (const [k, r] of [r0, r1].entries()) {
+    const p = k;
+    perRun.push(
+      [
+        r,
+        ok(
+          `x-trace-${k}`,
+          'trace',
+          { $case: 'hessianTrace', value: {} as never },
+          {
+            kind: {
+              $case: 'hessianTrace',
+              value: { blocks: [{ block: '', trace: 300 + 900 * p, standardError: 12, queries: 100 }] },
+            },
+          },
+        ),
+      ],
+      [
+        r,
+        ok(
+          `x-gap-${k}`,
+          'gap',
+          { $case: 'generalizationGap', value: {} },
+          {
+            kind: {
+              $case: 'generalizationGap',
+              value: {
+                trainLoss: 0.01,
+                trainAccuracy: 1,
+                testLoss: 0.2 + 4 * p,
+                testAccuracy: 0.97 - 0.87 * p,
+                lossGap: 0.19 + 4 * p,
+                accuracyGap: 0.03 + 0.87 * p,
+              },
+            },
+          },
+        ),
+      ],
+      [
+        r,
+        ok(
+          `x-inv-${k}`,
+          'inversion',
+          { $case: 'inversion', value: {} as never },
+          {
+            kind: {
+              $case: 'inversion',
+              value: {
+                layers: [0, 1, 2].map((l) => ({
+                  layer: l,
+                  layerName: `dense${l}`,
+                  reconstructionMse: 0.01 * (l + 1) * (1 + p),
+                  embeddingLoss: 1e-4,
+                  pngArtifact: `inversion-layer${l}.png`,
+                })),
+              },
+            },
+            artifacts: ['inversion-layer0.png'],
+          },
+        ),
+      ],
+      [
+        r,
+        ok(
+          `x-sens-${k}`,
+          'sensitivity',
+          { $case: 'inputSensitivity', value: {} as never },
+          {
+            kind: {
+              $case: 'inputSensitivity',
+              value: {
+                lossGradientNorms: [0.1, 0.2],
+                jacobianNorms: [1, 2],
+                meanLossGradientNorm: 0.15 + p,
+                meanJacobianNorm: 1.5 + 3 * p,
+                histogram: series('h', 40, (i) => Math.exp(-((i - 10 - 15 * p) ** 2) / 20) * 100),
+              },
+            },
+          },
+        ),
+      ],
+      [
+        r,
+        ok(
+          `x-fgsm-${k}`,
+          'fgsm',
+          { $case: 'attack', value: {} as never },
+          {
+            kind: {
+              $case: 'attack',
+              value: {
+                successRate: 0.3 + 0.5 * p,
+                cleanAccuracy: 0.97,
+                adversarialAccuracy: 0.6,
+                meanPerturbationLinf: 0.1,
+                meanPerturbationL2: 2,
+                meanFeaturesChanged: 300,
+                meanInputGradientNorm: 0.5,
+                meanLossIncrease: 1.2,
+              },
+            },
+          },
+        ),
+      ],
+      [
+        r,
+        ok(
+          `x-csr-${k}`,
+          'csr',
+          { $case: 'criticalSampleRatio', value: {} as never },
+          {
+            kind: {
+              $case: 'criticalSampleRatio',
+              value: { ratio: 0.05 + 0.3 * p, critical: 5 + 30 * p, examined: 100 },
+            },
+          },
+        ),
+      ],
+      [
+        r,
+        ok(
+          `x-attr-${k}`,
+          'occlusion',
+          { $case: 'attribution', value: {} as never },
+          {
+            kind: {
+              $case: 'attribution',
+              value: {
+                perElement: Array.from({ length: 784 }, (_, i) =>
+                  Math.exp(-(((i % 28) - 14) ** 2 + (Math.floor(i / 28) - 14) ** 2) / 40),
+                ),
+                perField: [],
+                fieldNames: [],
+              },
+            },
+          },
+        ),
+      ],
+      [
+        r,
+        ok(
+          `x-tab-${k}`,
+          'tabular-attribution',
+          { $case: 'attribution', value: {} as never },
+          {
+            kind: {
+              $case: 'attribution',
+              value: {
+                perElement: [],
+                perField: [0.5, 0.2, 0.1 + p],
+                fieldNames: ['education', 'age', 'sex'],
+              },
+            },
+          },
+        ),
+      ],
+      [
+        r,
+        ok(
+          `x-parity-${k}`,
+          'parity',
+          { $case: 'parityProgress', value: {} as never },
+          {
+            kind: {
+              $case: 'parityProgress',
+              value: {
+                points: Array.from({ length: 30 }, (_, i) => ({
+                  step: i * 100,
+                  relevantWeightMass: i / 30,
+                  irrelevantWeightMass: 1 - i / 30,
+                  fourierCoefficient: i > 20 ? 0.9 : 0.01 * i,
+                  trainLoss: i > 20 ? 0.05 : 0.69,
+                  testAccuracy: i > 20 ? 1 : 0.5,
+                })),
+              },
+            },
+          },
+        ),
+      ],
+      [
+        r,
+        ok(
+          `x-first-${k}`,
+          'first-learned',
+          { $case: 'firstLearned', value: {} },
+          {
+            kind: {
+              $case: 'firstLearned',
+              value: {
+                firstLearnedEpoch: [1, 2, 3, -1],
+                cleanCumulative: series('clean', 20, (i) => 1 - Math.exp(-i / 2)),
+                corruptedCumulative: series('corrupted', 20, (i) => 1 - Math.exp(-i / 10)),
+              },
+            },
+          },
+        ),
+      ],
+      [
+        r,
+        ok(
+          `x-probe-${k}`,
+          'probe',
+          { $case: 'linearProbe', value: {} as never },
+          {
+            kind: {
+              $case: 'linearProbe',
+              value: {
+                layers: [0, 1, 2].map((l) => ({
+                  layer: l,
+                  trainAccuracy: 0.8 + 0.05 * l,
+                  testAccuracy: 0.75 + 0.05 * l - 0.3 * p,
+                })),
+              },
+            },
+          },
+        ),
+      ],
+      [
+        r,
+        ok(
+          `x-ens-${k}`,
+          'ensemble',
+          { $case: 'ensembleDisagreement', value: {} as never },
+          {
+            kind: {
+              $case: 'ensembleDisagreement',
+              value: { disagreementRate: 0.1 + 0.4 * p, meanEntropy: 0.3, perExampleEntropy: [0.1, 0.5] },
+            },
+          },
+        ),
+      ],
+      [
+        r,
+        ok(
+          `x-rescale-${k}`,
+          'rescale',
+          { $case: 'rescale', value: {} as never },
+          {
+            kind: {
+              $case: 'rescale',
+              value: { maxOutputDifference: 3e-7, artifact: 'rescaled.safetensors' },
+            },
+          },
+        ),
+      ],
+      [
+        r,
+        ok(
+          `x-slice-${k}`,
+          'slice2d',
+          { $case: 'randomSlice', value: {} as never },
+          {
+            kind: {
+              $case: 'landscape',
+              value: {
+                points: Array.from({ length: 49 }, (_, i) => ({
+                  alpha: -1 + (i % 7) / 3,
+                  beta: -1 + Math.floor(i / 7) / 3,
+                  trainLoss: 0.01 + ((i % 7) / 3 - 1) ** 2 + (Math.floor(i / 7) / 3 - 1) ** 2,
+                  trainAccuracy: 1,
+                  testLoss: 1,
+                  testAccuracy: 0.9,
+                })),
+              },
+            },
+          },
+        ),
+      ],
+    );
+  }
+  // Measured at three checkpoints of two runs (timing EVERY_K_EPOCHS).
+  for (const [k, r] of [r0, r1].entries())
+    for (const step of [100, 200, 300]) {
+      const a = analysis(
+        `x-sharp-t-${k}-${step}`,
+        {
+          checkpoint: { source: { $case: 'run', value: { runId: r.run.runId, step } } },
+          kind: { $case: 'sharpness', value: {} as never },
+        },
+        {
+          kind: {
+            $case: 'sharpness',
+            value: {
+              sharpness: step / 10 + 20 * k,
+              baseLoss: 0.1,
+              maxLoss: 0.3,
+              iterations: 20,
+              subspaceDimension: 10,
+            },
+          },
+        },
+      );
+      perRun.push([
+        r,
+        {
+          ref: { name: 'sharpness-during-training', analysisId: a.analysisId, status: a.status },
+          analysis: a,
+        },
+      ]);
+    }
+  const experimentLevel = [
+    ok(
+      'x-stab',
+      'stability',
+      { $case: 'stability', value: {} as never },
+      {
+        kind: {
+          $case: 'stability',
+          value: {
+            points: Array.from({ length: 10 }, (_, i) => ({
+              step: i * 40,
+              epoch: i,
+              parameterDistance: 0.1 * i,
+              normalizedDistance: 0.01 * i,
+              trainLossGap: 0.001 * i,
+              testLossGap: 0.002 * i,
+            })),
+          },
+        },
+      },
+    ),
+    ok(
+      'x-late',
+      'late',
+      { $case: 'lateTrainingStatistics', value: {} as never },
+      {
+        kind: {
+          $case: 'lateTrainingStatistics',
+          value: {
+            runs: runs.slice(0, 4).map((r, i) => ({
+              runId: r.run.runId,
+              meanLoss: 0.1 + 0.01 * i,
+              lossVariance: 1e-4,
+              meanTestLoss: 0.3,
+            })),
+            meanAcrossRuns: 0.115,
+            varianceAcrossRuns: 2e-5,
+          },
+        },
+      },
+    ),
+    ok(
+      'x-traj',
+      'trajectory',
+      { $case: 'trajectory', value: {} as never },
+      {
+        kind: {
+          $case: 'trajectory',
+          value: {
+            runs: runs.map((r, i) => ({
+              runId: r.run.runId,
+              hurstRescaledRange: 0.5 + 0.02 * i,
+              hurstVariogram: 0.48 + 0.02 * i,
+              tailIndex: 1.9 - 0.05 * i,
+              generalizationGap: 0.02 + 0.07 * i,
+            })),
+            correlationHurstGap: 0.93,
+            correlationTailIndexGap: -0.9,
+          },
+        },
+      },
+    ),
+    ok('x-plot', 'service-plot', undefined, {
+      plotSpecJson: JSON.stringify({
+        title: 'A service chart',
+        data: {
+          values: [
+            { a: 1, b: 2 },
+            { a: 2, b: 3 },
+          ],
+        },
+        mark: 'bar',
+        encoding: { x: { field: 'a', type: 'ordinal' }, y: { field: 'b', type: 'quantitative' } },
+      }),
+    }),
+  ];
+  const failed: Analysis = {
+    analysisId: 'x-failed',
+    spec: AnalysisSpec.fromPartial({ kind: { $case: 'hessianEigen', value: {} as never } }),
+    status: {
+      ...status(JobState.JOB_STATE_FAILED),
+      error: { code: 13, message: 'Lanczos did not converge', field: '', step: 0 },
+    },
+    labels: {},
+    result: undefined,
+  };
+  for (const [r, { ref }] of perRun) r.run.analyses.push(ref);
+  r0.run.analyses.push({ name: 'broken', analysisId: failed.analysisId, status: failed.status });
+  input.experiment.experimentAnalyses.push(...experimentLevel.map((e) => e.ref));
+  return {
+    ...input,
+    experiment: { ...input.experiment, runs: runs.map((r) => r.run) },
+    analyses: [
+      ...input.analyses,
+      ...perRun.map(([, a]) => a.analysis),
+      ...experimentLevel.map((e) => e.analysis),
+      failed,
+    ],
+    artifacts: [
+      {
+        analysisId: 'x-inv-0',
+        name: 'inversion-layer0.png',
+        bytes: grayPng(8 * 28, 2 * 28, (x, y) => (x * 3 + y * 5) % 256),
+      },
+    ],
+  };
 }
 
 function datasetSample(fraction: number): DatasetSample {

@@ -45,11 +45,16 @@ export function formatCell(value: Cell, format: TableColumn['format']): string {
     case 'fixed1':
       return Number.isInteger(value) ? String(value) : value.toFixed(1);
     default:
-      return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+      return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
   }
 }
 
-function tableHtml(table: ReportTable, csv: string | undefined): string {
+function tableHtml(full: ReportTable, csv: string | undefined): string {
+  // Columns empty in every row (no errors, no stop reasons yet) are left out of the page, not the CSV.
+  const columns = full.columns.filter((c) =>
+    full.rows.some((r) => r[c.field] !== null && r[c.field] !== undefined && r[c.field] !== ''),
+  );
+  const table = { ...full, columns };
   const head = table.columns.map((c) => `<th>${escapeHtml(c.header)}</th>`).join('');
   const body = table.rows
     .map(

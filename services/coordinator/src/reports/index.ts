@@ -8,7 +8,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Analysis } from '@gengap/proto/analysis/v1/analysis';
 import { Experiment } from '@gengap/proto/coordinator/v1/experiment';
-import type { ChartDraft } from './chart-draft.ts';
+import { type ChartDraft, fileStem } from './chart-draft.ts';
 import { analysisSections } from './charts/analysis-sections.ts';
 import { learningCurveCharts } from './charts/learning-curves.ts';
 import { sweepCharts } from './charts/sweep-charts.ts';
@@ -54,9 +54,10 @@ function sectionsOf(ctx: ReportContext): ReportSection[] {
     section('datasets', 'Datasets', {
       tables: [datasets.table],
       images: datasets.images.map((d) => ({
-        src: `datasets/${d.datasetId}.png`,
+        src: `datasets/${fileStem(d.datasetId)}.png`,
         alt: `training examples of dataset ${d.datasetId}`,
         caption: d.caption,
+        bytes: d.png,
       })),
     }),
   ];
@@ -89,7 +90,9 @@ function csvColumns(rows: Row[], headers: Map<string, string>): Column[] {
 
 export async function buildReport(input: ReportInput, outDir: string): Promise<ReportOutput> {
   const root = resolve(outDir);
-  await Promise.all(['charts', 'data', 'datasets'].map((d) => mkdir(join(root, d), { recursive: true })));
+  await Promise.all(
+    ['charts', 'data', 'datasets', 'analyses'].map((d) => mkdir(join(root, d), { recursive: true })),
+  );
   const files: string[] = [];
   const write = async (rel: string, content: string | Uint8Array) => {
     const path = join(root, rel);
@@ -102,11 +105,13 @@ export async function buildReport(input: ReportInput, outDir: string): Promise<R
   const sections = sectionsOf(ctx);
   uniqueIds(sections);
 
+  const problems: string[] = [];
   const charts = new Map<string, { svg: string; files: ChartFiles }>();
   const tableFiles = new Map<string, string>();
   for (const s of sections) {
     for (const chart of s.charts) {
-      const svg = await renderChart(chart);
+      const svg = await renderChart(chart, problems);
+      if (svg === undefined) continue;
       const rel: ChartFiles = {
         svg: `charts/${chart.id}.svg`,
         csv: `data/${chart.id}.csv`,
@@ -117,15 +122,13 @@ export async function buildReport(input: ReportInput, outDir: string): Promise<R
       await write(rel.csv, toCsv(chart.rows, chart.columns ?? csvColumns(chart.rows, headers)));
       charts.set(chart.id, { svg: scopeSvgIds(svg, `c-${chart.id}`), files: rel });
     }
+    for (const image of s.images) if (image.bytes) await write(image.src, image.bytes);
     for (const table of s.tables) {
       if (table.rows.length === 0) continue;
       const rel = `data/${table.id}.csv`;
       await write(rel, toCsv(table.rows, csvColumns(table.rows, headers)));
       tableFiles.set(table.id, rel);
     }
-  }
-  for (const sample of input.datasets) {
-    if (sample.png && sample.png.length > 0) await write(`datasets/${sample.datasetId}.png`, sample.png);
   }
   const curves = fullCurveRows(ctx);
   if (curves.epochs.length > 0)
@@ -164,7 +167,7 @@ export async function buildReport(input: ReportInput, outDir: string): Promise<R
       ['runs', String(input.runs.length)],
       ['seeds', String(ctx.distinctSeeds)],
     ],
-    notes: input.notes,
+    notes: [...input.notes, ...problems],
     sections,
     charts,
     tableFiles,
@@ -175,13 +178,15 @@ export async function buildReport(input: ReportInput, outDir: string): Promise<R
   await writeFile(`${htmlPath}.tmp`, html);
   await rename(`${htmlPath}.tmp`, htmlPath);
   files.push(htmlPath);
-  return { htmlPath, files };
+  return { htmlPath, files, problems };
 }
 
-async function renderChart(chart: ChartDraft): Promise<string> {
+/** Renders one chart; a chart that fails (e.g. a malformed service plot) is left out and reported. */
+async function renderChart(chart: ChartDraft, problems: string[]): Promise<string | undefined> {
   try {
     return await renderSvg(chart.spec);
   } catch (err) {
-    throw new Error(`chart ${chart.id}: ${(err as Error).message}`, { cause: err });
+    problems.push(`chart "${chart.title}" (${chart.id}) could not be drawn: ${(err as Error).message}`);
+    return undefined;
   }
 }

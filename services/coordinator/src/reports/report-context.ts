@@ -23,7 +23,7 @@ export interface ColorEncoding {
   type: 'nominal' | 'ordinal';
   title: string;
   sort?: (string | number)[];
-  scale?: { scheme: string };
+  scale?: { scheme: string; domain?: (string | number)[] };
 }
 
 export interface ReportContext {
@@ -89,15 +89,14 @@ export function colorEncoding(ctx: ReportContext): ColorEncoding {
       field: 'color',
       type: 'ordinal',
       title: axis.name,
-      sort: axis.values,
-      scale: { scheme: 'viridis' },
+      scale: { scheme: 'viridis', domain: axis.values },
     };
+  // The whole domain, so a value has the same colour in every chart, even where some are absent.
   return {
     field: 'color',
     type: 'nominal',
     title: axis.name,
-    sort: axis.values,
-    scale: { scheme: 'tableau10' },
+    scale: { scheme: 'tableau10', domain: axis.values },
   };
 }
 

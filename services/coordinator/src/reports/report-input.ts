@@ -23,6 +23,14 @@ export interface DatasetSample {
   png: Uint8Array | undefined;
 }
 
+/** An artifact of an analysis (e.g. an inversion PNG grid), read with ReadAnalysisArtifact. */
+export interface AnalysisArtifactBytes {
+  analysisId: string;
+  /** The name listed in AnalysisResult.artifacts. */
+  name: string;
+  bytes: Uint8Array;
+}
+
 export interface ReportInput {
   experiment: Experiment;
   runs: RunRecord[];
@@ -32,6 +40,8 @@ export interface ReportInput {
   /** Preset notes, e.g. analyses the preset would run that are not implemented yet. */
   notes: string[];
   generatedAt: Date;
+  /** PNG artifacts of analyses to show in the report (optional; names without bytes are listed). */
+  artifacts?: AnalysisArtifactBytes[];
 }
 
 export interface ReportOutput {
@@ -39,4 +49,6 @@ export interface ReportOutput {
   htmlPath: string;
   /** Every file written (charts as SVG, data as CSV/JSON). */
   files: string[];
+  /** Charts that could not be drawn (left out of the page and listed in its notes). */
+  problems?: string[];
 }

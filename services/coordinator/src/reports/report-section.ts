@@ -7,6 +7,8 @@ export interface ReportImage {
   src: string;
   alt: string;
   caption: string;
+  /** The image's bytes, written to `src` when the report is built. */
+  bytes?: Uint8Array;
 }
 
 export interface ReportSection {

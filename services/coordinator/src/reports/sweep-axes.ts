@@ -19,6 +19,8 @@ export function compactLabel(value: unknown): string {
     if (entries.length === 0) return '{}';
     return entries
       .map(([k, v]) => {
+        if (Array.isArray(v) && v.every((x) => x === null || typeof x !== 'object'))
+          return `${k}=[${v.map(compactLabel).join(', ')}]`;
         if (v !== null && typeof v === 'object') {
           const inner = compactLabel(v);
           return inner === '{}' ? k : `${k}(${inner})`;

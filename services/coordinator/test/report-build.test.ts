@@ -1,0 +1,352 @@
+// buildReport from synthetic records: the files it writes, that the CSVs carry the input's numbers,
+// that each SVG has marks, that charts follow the swept axes, and that every analysis kind is drawn.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { JobState } from '@gengap/proto/common/v1/job';
+import { ExperimentRun } from '@gengap/proto/coordinator/v1/experiment';
+import { RunSummary } from '@gengap/proto/trainer/v1/run';
+import { analysisChartRules } from '../src/reports/charts/analysis-sections.ts';
+import { parseCsv } from '../src/reports/csv.ts';
+import { buildReport } from '../src/reports/index.ts';
+import type { ReportInput, RunRecord } from '../src/reports/report-input.ts';
+import { compactLabel, sweptAxes } from '../src/reports/sweep-axes.ts';
+import {
+  expectedTestAccuracy,
+  expectedTimeToFit,
+  fractions,
+  seeds,
+  syntheticReportInput,
+  withEveryAnalysisKind,
+} from './report-synthetic-input.ts';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gengap-report-'));
+  dirs.push(dir);
+  return dir;
+}
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** CSV as objects keyed by header. */
+function readCsv(path: string): Record<string, string>[] {
+  const [header, ...rows] = parseCsv(readFileSync(path, 'utf8'));
+  assert.ok(header, `${path} has a header`);
+  return rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? ''])));
+}
+
+function markCount(svg: string): number {
+  return (svg.match(/<(path|circle|rect|line)\b/g) ?? []).length;
+}
+
+describe('buildReport on a label-noise sweep', async () => {
+  const dir = tempDir();
+  const input = syntheticReportInput();
+  const out = await buildReport(input, dir);
+  const html = readFileSync(out.htmlPath, 'utf8');
+
+  test('writes the page, every chart as SVG + Vega-Lite + CSV, and report.json', () => {
+    assert.equal(out.htmlPath, join(dir, 'index.html'));
+    assert.deepEqual(out.problems, []);
+    for (const id of [
+      'learning-curves-accuracy',
+      'learning-curves-loss',
+      'train-loss-per-step',
+      'time-to-fit-vs-fraction',
+      'test-error-vs-fraction',
+      'hessian-spectrum',
+      'hessian-top-eigenvalue',
+      'sharpness-sharpness',
+      'density-density',
+      'interpolation-loss',
+      'interpolation-accuracy',
+    ]) {
+      for (const rel of [`charts/${id}.svg`, `charts/${id}.vl.json`, `data/${id}.csv`]) {
+        assert.ok(existsSync(join(dir, rel)), `${rel} written`);
+        assert.ok(out.files.includes(join(dir, rel)), `${rel} listed in files`);
+      }
+      const svg = readFileSync(join(dir, `charts/${id}.svg`), 'utf8');
+      assert.match(svg, /^<svg /);
+      assert.ok(markCount(svg) > 10, `${id}.svg has marks`);
+      assert.ok(html.includes(`id="chart-${id}"`), `${id} embedded in the page`);
+    }
+    for (const rel of [
+      'data/runs.csv',
+      'data/cells.csv',
+      'data/datasets.csv',
+      'data/epochs.csv',
+      'data/steps.csv',
+      'report.json',
+    ])
+      assert.ok(existsSync(join(dir, rel)), `${rel} written`);
+    assert.equal(readdirSync(join(dir, 'datasets')).length, fractions.length, 'one sample grid per dataset');
+  });
+
+  test('the run table carries every run summary number', () => {
+    const rows = readCsv(join(dir, 'data/runs.csv'));
+    assert.equal(rows.length, fractions.length * seeds.length);
+    for (const record of input.runs) {
+      const row = rows.find((r) => r.run === record.run.cellId);
+      assert.ok(row, `row for ${record.run.cellId}`);
+      const s = record.run.summary!;
+      assert.equal(Number(row.fraction), JSON.parse(record.run.parameters.fraction!));
+      assert.equal(Number(row.seed), record.run.seed);
+      assert.equal(Number(row.final_train_accuracy), s.finalTrainAccuracy);
+      assert.equal(Number(row.final_test_accuracy), s.finalTestAccuracy);
+      assert.equal(Number(row.final_train_loss), s.finalTrainLoss);
+      assert.equal(Number(row.final_test_loss), s.finalTestLoss);
+      assert.equal(Number(row.time_to_fit_epoch), s.timeToFit!.epoch);
+      assert.equal(row.status, 'succeeded');
+    }
+  });
+
+  test('time to fit and test error are plotted against the corruption fraction', () => {
+    const ttf = readCsv(join(dir, 'data/time-to-fit-vs-fraction.csv'));
+    assert.equal(ttf.length, input.runs.length);
+    for (const row of ttf)
+      assert.equal(Number(row.time_to_fit_epoch), expectedTimeToFit(Number(row.x), Number(row.seed)));
+    const spec = JSON.parse(readFileSync(join(dir, 'charts/time-to-fit-vs-fraction.vl.json'), 'utf8'));
+    assert.equal(spec.data.values.length, input.runs.length, 'the spec carries its data inline');
+    assert.equal(spec.layer[1].encoding.x.field, 'x');
+    assert.equal(spec.layer[1].encoding.x.type, 'quantitative', 'a numeric swept axis is the x axis');
+
+    const err = readCsv(join(dir, 'data/test-error-vs-fraction.csv'));
+    const test = err.filter((r) => r.split === 'test');
+    const train = err.filter((r) => r.split === 'train');
+    assert.equal(test.length, input.runs.length);
+    for (const row of test)
+      assert.ok(
+        Math.abs(Number(row.error) - (1 - expectedTestAccuracy(Number(row.x), Number(row.seed)))) < 1e-12,
+      );
+    for (const row of train) assert.equal(Number(row.error), 0, 'every run fits its training set');
+    // Random labels: test error at chance (0.9 with 10 classes), with a chance rule drawn.
+    const random = test.filter((r) => Number(r.x) === 1).map((r) => Number(r.error));
+    assert.ok(random.every((e) => Math.abs(e - 0.9) < 0.01));
+    const errSpec = JSON.parse(readFileSync(join(dir, 'charts/test-error-vs-fraction.vl.json'), 'utf8'));
+    assert.ok(
+      errSpec.layer.some((l: { mark: { type: string } }) => l.mark.type === 'rule'),
+      'chance rule',
+    );
+  });
+
+  test('learning curves are coloured by the swept field and hold every evaluation', () => {
+    const spec = JSON.parse(readFileSync(join(dir, 'charts/learning-curves-accuracy.vl.json'), 'utf8'));
+    assert.equal(spec.spec.encoding.color.title, 'fraction');
+    assert.deepEqual(spec.spec.encoding.color.scale.domain, fractions);
+    const epochs = readCsv(join(dir, 'data/epochs.csv'));
+    assert.equal(
+      epochs.length,
+      input.runs.reduce((n, r) => n + r.epochs.length, 0),
+    );
+    const first = input.runs[0]!.epochs[0]!;
+    const row = epochs.find((r) => r.run === input.runs[0]!.run.cellId && Number(r.epoch) === first.epoch);
+    assert.equal(Number(row?.trainLoss), first.trainLoss);
+  });
+
+  test('the page is self-contained and shows the notes', () => {
+    assert.ok(!/<script\b/i.test(html), 'no scripts');
+    assert.ok(!/(src|href)="https?:/i.test(html), 'nothing fetched from elsewhere');
+    assert.match(html, /critical_sample_ratio.*not implemented yet/);
+    assert.match(html, /<img src="datasets\//);
+    // Vega's clip-path ids are scoped per chart, so inline SVGs do not cross-reference.
+    const ids = [...html.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]);
+    assert.equal(new Set(ids).size, ids.length, 'ids are unique within the page');
+  });
+
+  test('report.json holds the experiment, the runs and the analyses', () => {
+    const json = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+    assert.equal(json.experiment.experimentId, input.experiment.experimentId);
+    assert.equal(json.runs.length, input.runs.length);
+    assert.equal(json.analyses.length, input.analyses.length);
+    assert.deepEqual(json.axes, [{ name: 'fraction', kind: 'numeric', values: fractions }]);
+  });
+});
+
+describe('buildReport with every analysis kind', async () => {
+  const dir = tempDir();
+  const input = withEveryAnalysisKind(syntheticReportInput());
+  const out = await buildReport(input, dir);
+  const html = readFileSync(out.htmlPath, 'utf8');
+
+  test('draws every result kind without problems', () => {
+    assert.deepEqual(out.problems, []);
+    const kinds = new Set(input.analyses.map((a) => a.result?.kind?.$case).filter(Boolean));
+    assert.deepEqual(
+      [...kinds].sort(),
+      Object.keys(analysisChartRules).sort(),
+      'the fixture covers every kind',
+    );
+    for (const [kind, rule] of Object.entries(analysisChartRules))
+      assert.ok(html.includes(`<h2>${rule.title}`), `a section for ${kind}`);
+  });
+
+  test('analyses measured during training are drawn against the checkpoint step', () => {
+    const rows = readCsv(join(dir, 'data/sharpness-during-training-sharpness.csv'));
+    assert.deepEqual([...new Set(rows.map((r) => r.checkpoint_step))].sort(), ['100', '200', '300']);
+  });
+
+  test('shows artifacts, service plots and analyses without results', () => {
+    assert.ok(
+      readdirSync(join(dir, 'analyses')).some((f) => f.endsWith('.png')),
+      'inversion grid written',
+    );
+    assert.match(html, /A service chart/);
+    assert.match(html, /Lanczos did not converge/);
+    const status = readCsv(join(dir, 'data/analysis-status.csv'));
+    assert.deepEqual(
+      status.map((r) => r.state),
+      ['failed'],
+    );
+  });
+
+  test('the trajectory scatter carries each run statistic', () => {
+    const rows = readCsv(join(dir, 'data/trajectory-hurst_rescaled_range-vs-gap.csv'));
+    const traj = input.analyses.find((a) => a.analysisId === 'x-traj')!.result!.kind;
+    assert.equal(traj?.$case, 'trajectory');
+    if (traj?.$case !== 'trajectory') return;
+    assert.deepEqual(
+      rows.map((r) => Number(r.hurst_rescaled_range)),
+      traj.value.runs.map((r) => r.hurstRescaledRange),
+    );
+  });
+});
+
+function runWith(parameters: Record<string, unknown>, i: number, fitted: boolean): RunRecord {
+  const run = ExperimentRun.fromPartial({
+    cellId: `c${i}`,
+    runId: `r${i}`,
+    parameters: Object.fromEntries(Object.entries(parameters).map(([k, v]) => [k, JSON.stringify(v)])),
+    status: { state: JobState.JOB_STATE_SUCCEEDED },
+    summary: RunSummary.fromPartial({
+      epochs: 10,
+      finalTrainAccuracy: fitted ? 1 : 0.6,
+      finalTestAccuracy: 0.5,
+      timeToFit: fitted ? { reached: true, epoch: 5 + i, step: 50, wallSeconds: 1 } : undefined,
+    }),
+  });
+  return {
+    run,
+    epochs: [
+      {
+        step: 10,
+        epoch: 1,
+        trainLoss: 1,
+        trainAccuracy: 0.5,
+        testLoss: 1,
+        testAccuracy: 0.4,
+        parameterNorm: 1,
+        wallSeconds: 1,
+        fullGradientNormSquared: 0,
+      },
+    ],
+    steps: [],
+    timeToFit: run.summary?.timeToFit,
+  };
+}
+
+function inputOf(runs: RunRecord[]): ReportInput {
+  const base = syntheticReportInput();
+  return {
+    ...base,
+    experiment: { ...base.experiment, spec: undefined, runs: runs.map((r) => r.run), experimentAnalyses: [] },
+    runs,
+    analyses: [],
+    datasets: [],
+    notes: [],
+  };
+}
+
+describe('charts follow the swept axes of any experiment', () => {
+  test('categorical sweeps (Zhang et al. input variants) become bars per category', async () => {
+    const variants = [
+      [],
+      [{ shufflePixels: {} }],
+      [{ randomPixels: {} }],
+      [{ gaussianInputs: {} }],
+      [{ labelNoise: { fraction: 1 } }],
+    ];
+    const runs = variants.map((v, i) => runWith({ corruption: v, dropout: i % 2 === 0 }, i, i !== 3));
+    const dir = tempDir();
+    const out = await buildReport(inputOf(runs), dir);
+    assert.deepEqual(out.problems, []);
+    const spec = JSON.parse(readFileSync(join(dir, 'charts/time-to-fit-vs-corruption.vl.json'), 'utf8'));
+    assert.equal(spec.layer[0].mark.type, 'bar');
+    assert.equal(spec.layer[1].encoding.x.type, 'nominal');
+    assert.deepEqual(spec.layer[1].encoding.x.sort, [
+      'none',
+      'shufflePixels',
+      'randomPixels',
+      'gaussianInputs',
+      'labelNoise(fraction=1)',
+    ]);
+    assert.equal(spec.layer[1].encoding.color.field, 'group', 'the other categorical axis colours');
+    const rows = readCsv(join(dir, 'data/time-to-fit-vs-corruption.csv'));
+    const unfitted = rows.find((r) => r.x === 'gaussianInputs');
+    assert.equal(unfitted?.fitted, 'false');
+    assert.equal(unfitted?.time_to_fit_epoch, '');
+    assert.equal(unfitted?.fit_or_censored_epoch, '10', 'drawn at the last epoch trained');
+  });
+
+  test('two numeric axes (learning rate x batch size) each get their own x axis', async () => {
+    const runs: RunRecord[] = [];
+    let i = 0;
+    for (const lr of [0.01, 0.1])
+      for (const batch of [32, 1024]) runs.push(runWith({ learningRate: lr, batchSize: batch }, i++, true));
+    const dir = tempDir();
+    await buildReport(inputOf(runs), dir);
+    for (const name of ['learningRate', 'batchSize']) {
+      assert.ok(existsSync(join(dir, `charts/time-to-fit-vs-${name.toLowerCase()}.svg`)), name);
+      assert.ok(existsSync(join(dir, `charts/test-error-vs-${name.toLowerCase()}.svg`)), name);
+    }
+  });
+
+  test('a single run without sweeps still gets its curves and table', async () => {
+    const dir = tempDir();
+    const out = await buildReport(inputOf([runWith({}, 0, true)]), dir);
+    assert.ok(existsSync(join(dir, 'charts/learning-curves-accuracy.svg')));
+    assert.ok(!existsSync(join(dir, 'data/cells.csv')));
+    assert.ok(!readFileSync(out.htmlPath, 'utf8').includes('Outcome against'), 'no sweep section');
+  });
+
+  test('text from the experiment is escaped', async () => {
+    const runs = [runWith({ tag: '<script>alert(1)</script>' }, 0, true), runWith({ tag: 'b&c' }, 1, true)];
+    const input = inputOf(runs);
+    input.notes = ['<img src=x onerror=alert(1)>'];
+    const dir = tempDir();
+    const out = await buildReport(input, dir);
+    const html = readFileSync(out.htmlPath, 'utf8');
+    assert.ok(!html.includes('<script>alert'));
+    assert.ok(!html.includes('<img src=x'));
+    assert.ok(html.includes('&lt;img src=x onerror=alert(1)&gt;'));
+  });
+});
+
+describe('swept axes', () => {
+  test('classify numbers as numeric and everything else as categorical; constant axes drop out', () => {
+    const runs = [
+      { fraction: '0', model: '{"mlp":{"hidden":[512]}}', opt: '"sgd"', wd: '0' },
+      { fraction: '0.5', model: '{"mlp":{"hidden":[512]}}', opt: '"adam"', wd: '0' },
+      { fraction: '1', model: '{"conv":{}}', opt: '"sgd"', wd: '0' },
+    ].map((parameters) => ExperimentRun.fromPartial({ parameters }));
+    const axes = sweptAxes(runs);
+    assert.deepEqual(axes, [
+      { name: 'fraction', kind: 'numeric', values: [0, 0.5, 1] },
+      { name: 'model', kind: 'categorical', values: ['mlp(hidden=[512])', 'conv'] },
+      { name: 'opt', kind: 'categorical', values: ['sgd', 'adam'] },
+    ]);
+  });
+
+  test('compact labels of messages and lists', () => {
+    assert.equal(compactLabel([]), 'none');
+    assert.equal(
+      compactLabel([{ labelNoise: { fraction: 0.2 } }, { shufflePixels: {} }]),
+      'labelNoise(fraction=0.2) + shufflePixels',
+    );
+    assert.equal(compactLabel({ a: 1, b: 'x' }), 'a=1, b=x');
+    assert.equal(compactLabel(true), 'true');
+  });
+});
