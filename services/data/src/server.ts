@@ -1,14 +1,29 @@
 // Binds the data service's handlers to a gRPC server. Tests call createServer(deps) and listen on 127.0.0.1:0.
 import { DataServiceService } from '@gengap/proto/data/v1/data_service';
 import { GenGapServer, type ServerSettings } from '@gengap/service-kit';
+import { datasetHandlers } from './handlers/datasets.ts';
+import { readHandlers } from './handlers/reads.ts';
+import { encodeReadDatasetResponse } from './handlers/wire.ts';
+import type { DatasetJobs } from './jobs/dataset-jobs.ts';
+import type { DatasetStorage } from './storage/dataset-storage.ts';
 
 export interface DataDeps {
   settings: ServerSettings;
+  jobs: DatasetJobs;
+  storage: DatasetStorage;
 }
+
+/** The generated definition, with ReadDataset's responses encoded by the one-copy serializer. */
+export const dataServiceDefinition = {
+  ...DataServiceService,
+  readDataset: { ...DataServiceService.readDataset, responseSerialize: encodeReadDatasetResponse },
+};
 
 export function createServer(deps: DataDeps): GenGapServer {
   const server = new GenGapServer(deps.settings);
-  // Handlers land with the data issue; until then every method answers UNIMPLEMENTED.
-  server.addService(DataServiceService, {});
+  server.addService(dataServiceDefinition, {
+    ...datasetHandlers(deps.jobs),
+    ...readHandlers(deps.jobs, deps.storage),
+  });
   return server;
 }

@@ -1,0 +1,120 @@
+// A stored split as chunk sources for ReadDataset: "x", "y" and, after label corruption, "y_clean",
+// read from the .npy files a chunk at a time, so a stream of any size keeps a bounded amount of memory.
+// Stored tensors stream with the sha256 recorded at generation (no re-hashing). Inputs can also be
+// delivered as float64, or as integers when every input value is an integer in the dtype's range
+// (character codes, +-1 bits); those are converted chunk by chunk and hashed as they stream.
+import { DataType } from '@gengap/proto/common/v1/tensor';
+import { InvalidArgumentError } from '@gengap/service-kit';
+import { type ChunkSource, dtypeToProto, type NpyReader } from '@gengap/tensor-io';
+import type { SplitName } from '../datasets/types.ts';
+import type { DatasetStorage } from '../storage/dataset-storage.ts';
+import type { ManifestFile, StoredTensor } from '../storage/manifest-file.ts';
+
+/** Tensor order in a ReadDataset stream. */
+export const STREAM_TENSORS = ['x', 'y', 'y_clean'] as const;
+
+interface Conversion {
+  bytes: number;
+  write(view: DataView, at: number, value: number): void;
+}
+
+const conversions: Partial<Record<DataType, Conversion>> = {
+  [DataType.DATA_TYPE_FLOAT64]: { bytes: 8, write: (v, at, x) => v.setFloat64(at, x, true) },
+  [DataType.DATA_TYPE_INT32]: { bytes: 4, write: (v, at, x) => v.setInt32(at, x, true) },
+  [DataType.DATA_TYPE_INT64]: { bytes: 8, write: (v, at, x) => v.setBigInt64(at, BigInt(x), true) },
+  [DataType.DATA_TYPE_UINT8]: { bytes: 1, write: (v, at, x) => v.setUint8(at, x) },
+};
+
+/** Checks that the inputs can be delivered as `dtype` without loss; returns the dtype to send. */
+export function inputDtypeFor(file: ManifestFile, dtype: DataType): DataType {
+  if (dtype === DataType.DATA_TYPE_UNSPECIFIED || dtype === DataType.DATA_TYPE_FLOAT32)
+    return DataType.DATA_TYPE_FLOAT32;
+  if (dtype === DataType.DATA_TYPE_FLOAT64) return dtype;
+  const { integral, min, max } = file.storage.inputs;
+  const ranges: Partial<Record<DataType, [number, number]>> = {
+    [DataType.DATA_TYPE_INT32]: [-(2 ** 31), 2 ** 31 - 1],
+    [DataType.DATA_TYPE_INT64]: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+    [DataType.DATA_TYPE_UINT8]: [0, 255],
+  };
+  const range = ranges[dtype];
+  if (!range) throw new InvalidArgumentError('inputDtype', `unsupported dtype ${dtype}`);
+  if (!integral || min < range[0] || max > range[1]) {
+    throw new InvalidArgumentError(
+      'inputDtype',
+      `this dataset's inputs (in [${min}, ${max}]${integral ? '' : ', not all integers'}) do not fit the dtype exactly; ask for DATA_TYPE_FLOAT32 or DATA_TYPE_FLOAT64`,
+    );
+  }
+  return dtype;
+}
+
+function storedSource(name: string, tensor: StoredTensor, reader: NpyReader): ChunkSource {
+  return {
+    name,
+    dtype: dtypeToProto(tensor.dtype),
+    shape: tensor.shape,
+    byteLength: reader.dataBytes,
+    sha256Hex: tensor.sha256,
+    read: (offset, length) => reader.read(offset, length),
+  };
+}
+
+/** float32 inputs delivered as another dtype, converted a chunk at a time. */
+function convertedSource(tensor: StoredTensor, reader: NpyReader, dtype: DataType): ChunkSource {
+  const conversion = conversions[dtype] as Conversion;
+  const elements = tensor.shape.reduce((a, b) => a * b, 1);
+  return {
+    name: 'x',
+    dtype,
+    shape: tensor.shape,
+    byteLength: elements * conversion.bytes,
+    async read(offset, length) {
+      const first = Math.floor(offset / conversion.bytes);
+      const end = Math.ceil((offset + length) / conversion.bytes);
+      const raw = await reader.read(first * 4, (end - first) * 4);
+      const values = new Float32Array(raw.buffer, raw.byteOffset, end - first);
+      const out = new Uint8Array((end - first) * conversion.bytes);
+      const view = new DataView(out.buffer);
+      for (let i = 0; i < values.length; i++)
+        conversion.write(view, i * conversion.bytes, values[i] as number);
+      const skip = offset - first * conversion.bytes;
+      return out.subarray(skip, skip + length);
+    },
+  };
+}
+
+export interface OpenSplit {
+  sources: ChunkSource[];
+  close(): Promise<void>;
+}
+
+export async function openSplit(
+  storage: DatasetStorage,
+  file: ManifestFile,
+  split: SplitName,
+  inputDtype: DataType,
+): Promise<OpenSplit> {
+  const datasetId = file.manifest.datasetId;
+  const tensors = file.storage.splits[split];
+  if (!tensors) throw new Error(`dataset ${datasetId} stores no ${split} split`);
+  const readers: NpyReader[] = [];
+  const close = async () => {
+    await Promise.all(readers.map((r) => r.close()));
+  };
+  try {
+    const sources: ChunkSource[] = [];
+    for (const name of STREAM_TENSORS) {
+      const tensor = tensors[name];
+      if (!tensor) continue;
+      const reader = await storage.openTensor(datasetId, tensor.file);
+      readers.push(reader);
+      const converted = name === 'x' && inputDtype !== DataType.DATA_TYPE_FLOAT32;
+      sources.push(
+        converted ? convertedSource(tensor, reader, inputDtype) : storedSource(name, tensor, reader),
+      );
+    }
+    return { sources, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
