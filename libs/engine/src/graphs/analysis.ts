@@ -44,7 +44,7 @@ export function buildEvalGraph(model: ResolvedModel, loss: LossConfig, dtype: DT
   return g;
 }
 
-/** Inputs params, x, labels (and vector for HVPs). Outputs loss, gradient [P] (and hvp [P]). */
+/** Inputs params, x, labels (and vector for HVPs). Outputs loss and gradient [P], or loss and hvp [P]. */
 export function buildGradientGraph(
   model: ResolvedModel,
   loss: LossConfig,
@@ -57,7 +57,9 @@ export function buildGradientGraph(
   const lossValue = meanLoss(b, perExampleLoss(b, logits, targets, loss));
   const grads = vjpOrZeros(b, lossValue, b.scalarLike(lossValue, 1), params);
   b.output(lossValue, 'loss');
-  b.output(pack(b, grads), 'gradient');
+  // The HVP graph does not publish the gradient: dropping it lets the serializer prune the parameter
+  // cotangent products (a fifth of the work); the JVP only needs the activation cotangents.
+  if (!withHvp) b.output(pack(b, grads), 'gradient');
   if (withHvp) {
     const layout = parameterLayout(model);
     const directions = unpack(b, g.addInput('vector', dtype, [layout.size]), layout);

@@ -37,7 +37,8 @@ export interface GradientResult {
   gradient: Float64Array;
 }
 
-export interface HvpResult extends GradientResult {
+export interface HvpResult {
+  loss: number;
   /** H v for the Hessian of the mean loss (exact, forward-over-reverse). */
   hvp: Float64Array;
 }
@@ -128,7 +129,7 @@ export async function gradient(
   o: AnalysisOptions = {},
 ): Promise<GradientResult> {
   const result = await gradientOrHvp(m, 'grad', x, labels, undefined, o);
-  return { loss: result.loss, gradient: result.gradient };
+  return { loss: result.loss, gradient: result.vector };
 }
 
 export function hvp(
@@ -141,7 +142,7 @@ export function hvp(
   if (vector.length !== m.numParameters) {
     throw new EngineSpecError('vector', `expected ${m.numParameters} values, got ${vector.length}`);
   }
-  return gradientOrHvp(m, 'hvp', x, labels, vector, o);
+  return gradientOrHvp(m, 'hvp', x, labels, vector, o).then((r) => ({ loss: r.loss, hvp: r.vector }));
 }
 
 async function gradientOrHvp(
@@ -151,15 +152,11 @@ async function gradientOrHvp(
   labels: Int32Array,
   vector: ArrayLike<number> | undefined,
   o: AnalysisOptions,
-): Promise<HvpResult> {
+): Promise<{ loss: number; vector: Float64Array }> {
   const examples = m.examples(x);
   const n = examples.rows;
   const y = labelsFor(labels, n);
-  const total = {
-    loss: 0,
-    gradient: new Float64Array(m.numParameters),
-    hvp: new Float64Array(kind === 'hvp' ? m.numParameters : 0),
-  };
+  const total = { loss: 0, vector: new Float64Array(m.numParameters) };
   const v: Feeds = vector === undefined ? {} : { vector: floatTensor(vector, m.dtype, [m.numParameters]) };
   await runChunks(
     m,
@@ -170,8 +167,7 @@ async function gradientOrHvp(
     (s, e, r) => {
       const w = (e - s) / n;
       total.loss += scalarOf(outputOf(r, 'loss')) * w;
-      accumulate(total.gradient, floatData(outputOf(r, 'gradient')), w);
-      if (kind === 'hvp') accumulate(total.hvp, floatData(outputOf(r, 'hvp')), w);
+      accumulate(total.vector, floatData(outputOf(r, kind === 'hvp' ? 'hvp' : 'gradient')), w);
     },
   );
   return total;

@@ -80,6 +80,14 @@ export const nondifferentiableRules: OpRule[] = [
   {
     op: 'OneHot',
     nondifferentiable: true,
+    // onnxruntime has no float64 OneHot kernel: build it in float32 (0 and 1 are exact) and cast.
+    lower: (b, node) => {
+      const values = node.inputs[2]!;
+      if (values.dtype !== 'float64') return undefined;
+      const values32 = b.cast(values, 'float32');
+      const oneHot32 = b.op('OneHot', [node.inputs[0], node.inputs[1], values32], node.attrs);
+      return [b.cast(oneHot32, 'float64')];
+    },
     infer: (inputs, attrs) => {
       const [indices, depth, values] = [0, 1, 2].map((i) => requireInput(inputs, i, 'OneHot'));
       const d = depth!.known?.[0];
