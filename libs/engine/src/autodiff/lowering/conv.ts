@@ -7,11 +7,20 @@ import type { Builder } from '../../ir/builder.ts';
 import type { Attrs, Node, Value } from '../../ir/types.ts';
 import { type ConvGeometry, convGeometry } from '../rules/conv.ts';
 
-function staticDims(v: Value): number[] {
-  const dims = v.shape.slice(1);
-  if (dims.some((d) => typeof d !== 'number'))
-    throw new Error('float64 convolution lowering: static shapes only');
-  return dims as number[];
+/** Static spatial dimensions [h, w]; batch and channel axes may be symbolic (0 / -1 in reshapes). */
+function spatialDims(v: Value): [number, number] {
+  const dims = v.shape.slice(2);
+  if (dims.some((d) => typeof d !== 'number')) {
+    throw new Error('float64 convolution lowering: static spatial shapes only');
+  }
+  return dims as [number, number];
+}
+
+/** The static output-channel count of a weight [O, C, kh, kw]. */
+function outChannels(w: Value): number {
+  const o = w.shape[0];
+  if (typeof o !== 'number') throw new Error('float64 convolution lowering: static output channels only');
+  return o;
 }
 
 function padSpatial(b: Builder, x: Value, before: [number, number], after: [number, number]): Value {
@@ -31,7 +40,6 @@ function im2col(
   out: [number, number],
   geo: ConvGeometry,
 ): Value {
-  const [c] = staticDims(xp);
   const [kh, kw] = kernel;
   const [ho, wo] = out;
   const [s0, s1] = geo.strides;
@@ -47,10 +55,10 @@ function im2col(
           [u * d0 + (ho - 1) * s0 + 1, v * d1 + (wo - 1) * s1 + 1],
           [s0, s1],
         );
-        parts.push(b.reshape(piece, [0, c!, 1, ho * wo]));
+        parts.push(b.reshape(piece, [0, -1, 1, ho * wo]));
       }
     }
-    return b.reshape(b.op('Concat', parts, { axis: { kind: 'int', value: 2 } }), [0, c! * kh * kw, ho * wo]);
+    return b.reshape(b.op('Concat', parts, { axis: { kind: 'int', value: 2 } }), [0, -1, ho * wo]);
   }
   for (let p = 0; p < ho; p++) {
     for (let q = 0; q < wo; q++) {
@@ -61,7 +69,7 @@ function im2col(
         [p * s0 + (kh - 1) * d0 + 1, q * s1 + (kw - 1) * d1 + 1],
         [d0, d1],
       );
-      parts.push(b.reshape(piece, [0, c! * kh * kw, 1]));
+      parts.push(b.reshape(piece, [0, -1, 1]));
     }
   }
   return b.op('Concat', parts, { axis: { kind: 'int', value: 2 } });
@@ -75,12 +83,12 @@ export function convByMatmul(
   geo: ConvGeometry,
   out: [number, number],
 ): Value {
-  const [o, c, kh, kw] = [w.shape[0], ...staticDims(w)] as number[];
+  const o = outChannels(w);
   const xp = padSpatial(b, x, [geo.pads[0], geo.pads[1]], [geo.pads[2], geo.pads[3]]);
-  const columns = im2col(b, xp, [kh!, kw!], out, geo);
-  const product = b.matmul(b.reshape(w, [o!, c! * kh! * kw!]), columns);
-  const y = b.reshape(product, [0, o!, out[0], out[1]]);
-  return bias === undefined ? y : b.add(y, b.reshape(bias, [1, o!, 1, 1]));
+  const columns = im2col(b, xp, spatialDims(w), out, geo);
+  const product = b.matmul(b.reshape(w, [o, -1]), columns);
+  const y = b.reshape(product, [0, o, out[0], out[1]]);
+  return bias === undefined ? y : b.add(y, b.reshape(bias, [1, o, 1, 1]));
 }
 
 export function lowerConvFloat64(b: Builder, node: Node): Value {
@@ -97,7 +105,9 @@ function intsOf(attrs: Attrs, name: string, fallback: number[]): number[] {
 /** Inserts stride - 1 zeros between neighbouring pixels. */
 function dilateSpatial(b: Builder, g: Value, strides: [number, number]): Value {
   if (strides[0] === 1 && strides[1] === 1) return g;
-  const [o, h, w] = staticDims(g) as [number, number, number];
+  const [h, w] = spatialDims(g);
+  const o = g.shape[1];
+  if (typeof o !== 'number') throw new Error('float64 ConvTranspose lowering: static channels only');
   const six = b.reshape(g, [0, o, h, 1, w, 1]);
   const spread = b.op('Pad', [six, b.int64s([0, 0, 0, 0, 0, 0, 0, 0, 0, strides[0] - 1, 0, strides[1] - 1])]);
   const flat = b.reshape(spread, [0, o, h * strides[0], w * strides[1]]);
@@ -113,7 +123,7 @@ function padOrCrop(b: Builder, x: Value, before: [number, number], after: [numbe
     [Math.max(0, after[0]), Math.max(0, after[1])],
   );
   if (before.every((p) => p >= 0) && after.every((p) => p >= 0)) return padded;
-  const [, h, w] = staticDims(padded) as [number, number, number];
+  const [h, w] = spatialDims(padded);
   const starts = [Math.max(0, -before[0]), Math.max(0, -before[1])];
   return slice2d(b, padded, starts, [h - Math.max(0, -after[0]), w - Math.max(0, -after[1])], [1, 1]);
 }
@@ -123,7 +133,7 @@ export function lowerConvTransposeFloat64(b: Builder, node: Node): Value {
   const [g, w] = [node.inputs[0]!, node.inputs[1]!];
   const geo = convGeometry(node.attrs);
   const outputPadding = intsOf(node.attrs, 'output_padding', [0, 0]);
-  const [kh, kw] = staticDims(w).slice(1) as [number, number];
+  const [kh, kw] = spatialDims(w);
   const dilated = dilateSpatial(b, g, geo.strides);
   const bordered = padOrCrop(
     b,
