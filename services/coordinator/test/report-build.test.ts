@@ -291,6 +291,39 @@ describe('charts follow the swept axes of any experiment', () => {
     assert.equal(unfitted?.fit_or_censored_epoch, '10', 'drawn at the last epoch trained');
   });
 
+  test('the zhang2017 zip sweep: label noise on x, input corruptions as colour, and every cell side by side', async () => {
+    const cells: [number, unknown][] = [
+      [0, null],
+      [0.2, null],
+      [0.5, null],
+      [1, null],
+      [0, { shufflePixels: {} }],
+      [0, { randomPixels: {} }],
+      [0, { gaussianInputs: {} }],
+    ];
+    const runs = cells.map(([labelCorruption, inputs], i) => runWith({ labelCorruption, inputs }, i, true));
+    const dir = tempDir();
+    const out = await buildReport(inputOf(runs), dir);
+    assert.deepEqual(out.problems, []);
+    const spec = JSON.parse(readFileSync(join(dir, 'charts/time-to-fit-vs-labelcorruption.vl.json'), 'utf8'));
+    assert.equal(spec.layer[1].encoding.x.title, 'labelCorruption');
+    assert.equal(spec.layer[1].encoding.color.title, 'inputs');
+    const byCell = readCsv(join(dir, 'data/time-to-fit-vs-cell.csv'));
+    assert.deepEqual(
+      byCell.map((r) => r.x),
+      [
+        'labelCorruption=0',
+        'labelCorruption=0.2',
+        'labelCorruption=0.5',
+        'labelCorruption=1',
+        'labelCorruption=0, inputs=shufflePixels',
+        'labelCorruption=0, inputs=randomPixels',
+        'labelCorruption=0, inputs=gaussianInputs',
+      ],
+    );
+    assert.ok(existsSync(join(dir, 'charts/test-error-vs-cell.svg')));
+  });
+
   test('two numeric axes (learning rate x batch size) each get their own x axis', async () => {
     const runs: RunRecord[] = [];
     let i = 0;
@@ -332,12 +365,37 @@ describe('swept axes', () => {
       { fraction: '0.5', model: '{"mlp":{"hidden":[512]}}', opt: '"adam"', wd: '0' },
       { fraction: '1', model: '{"conv":{}}', opt: '"sgd"', wd: '0' },
     ].map((parameters) => ExperimentRun.fromPartial({ parameters }));
-    const axes = sweptAxes(runs);
+    const axes = sweptAxes(runs).map(({ name, kind, values }) => ({ name, kind, values }));
     assert.deepEqual(axes, [
       { name: 'fraction', kind: 'numeric', values: [0, 0.5, 1] },
       { name: 'model', kind: 'categorical', values: ['mlp(hidden=[512])', 'conv'] },
       { name: 'opt', kind: 'categorical', values: ['sgd', 'adam'] },
     ]);
+  });
+
+  test('a message axis zipped with a label axis gives way to the label; long labels stay distinct', () => {
+    const long = (n: number) =>
+      JSON.stringify({ layers: Array.from({ length: 20 }, () => ({ dense: { units: n } })) });
+    const runs = [
+      { model: '"MLP 1x512"', architecture: long(512), lr: '0.1' },
+      { model: '"MLP 3x512"', architecture: long(513), lr: '0.1' },
+      { model: '"MLP 1x512"', architecture: long(512), lr: '0.01' },
+    ].map((parameters) => ExperimentRun.fromPartial({ parameters }));
+    assert.deepEqual(
+      sweptAxes(runs).map((a) => a.name),
+      ['model', 'lr'],
+    );
+    const alone = sweptAxes(
+      runs.map((r) =>
+        ExperimentRun.fromPartial({ parameters: { architecture: r.parameters.architecture! } }),
+      ),
+    );
+    const labels = alone[0]!.values as string[];
+    assert.equal(new Set(labels).size, 2);
+    assert.ok(
+      labels.every((l) => l.length <= 52),
+      'long message labels are shortened',
+    );
   });
 
   test('compact labels of messages and lists', () => {

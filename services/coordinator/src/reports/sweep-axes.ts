@@ -8,6 +8,8 @@ export interface SweptAxis {
   kind: 'numeric' | 'categorical';
   /** Distinct values: numbers ascending for numeric axes, labels in first-seen order otherwise. */
   values: (number | string)[];
+  /** Categorical axes: the label of each parameter text (JSON). */
+  labelOf?: Record<string, string>;
 }
 
 /** A short, readable label for any JSON value (e.g. `labelNoise(fraction=1)` for a message). */
@@ -41,7 +43,7 @@ export function parseParameter(text: string): unknown {
   }
 }
 
-/** Axis names in the order the spec declares them (sweep by sweep), then any others sorted. */
+/** Axis names in the order the spec declares them (sweep by sweep), then any others as first seen. */
 function declaredOrder(experiment: Experiment | undefined, names: Set<string>): string[] {
   const ordered: string[] = [];
   for (const sweep of experiment?.spec?.sweeps ?? []) {
@@ -50,7 +52,7 @@ function declaredOrder(experiment: Experiment | undefined, names: Set<string>): 
       if (names.has(name) && !ordered.includes(name)) ordered.push(name);
     }
   }
-  for (const name of [...names].sort()) if (!ordered.includes(name)) ordered.push(name);
+  for (const name of names) if (!ordered.includes(name)) ordered.push(name);
   return ordered;
 }
 
@@ -60,30 +62,76 @@ export function defaultAxisName(path: string): string {
   return last.replace(/\[\d+\]$/, '');
 }
 
-/** Axes that vary across the runs (an axis with a single value is not a comparison). */
+const maxLabelLength = 48;
+
+/** Labels for the distinct parameter texts of a categorical axis: short, and distinct from each other. */
+function categoryLabels(texts: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  const used = new Set<string>();
+  texts.forEach((text, i) => {
+    let label = compactLabel(parseParameter(text));
+    if (label.length > maxLabelLength) label = `${label.slice(0, maxLabelLength - 1)}…`;
+    if (used.has(label)) label = `${label} #${i + 1}`;
+    used.add(label);
+    labels[text] = label;
+  });
+  return labels;
+}
+
+/** Which runs share a value: the same string for two axes that split the runs the same way. */
+function partition(texts: readonly string[]): string {
+  const first = new Map<string, number>();
+  return texts
+    .map((t, i) => {
+      if (!first.has(t)) first.set(t, i);
+      return first.get(t);
+    })
+    .join(',');
+}
+
+/** Preference when two axes split the runs the same way: numbers, then plain strings, then messages. */
+function rank(axis: SweptAxis, texts: readonly string[]): number {
+  if (axis.kind === 'numeric') return 0;
+  return texts.every((t) => typeof parseParameter(t) !== 'object') ? 1 : 2;
+}
+
+/**
+ * Axes that vary across the runs. An axis with a single value is not a comparison, and an axis
+ * that splits the runs exactly like another (a message-valued axis zipped with its "label" axis)
+ * is left out in favour of the more readable one.
+ */
 export function sweptAxes(runs: readonly ExperimentRun[], experiment?: Experiment): SweptAxis[] {
   const names = new Set<string>();
   for (const run of runs) for (const name of Object.keys(run.parameters)) names.add(name);
-  const axes: SweptAxis[] = [];
-  for (const name of declaredOrder(experiment, names)) {
-    const parsed = runs.map((r) => (name in r.parameters ? parseParameter(r.parameters[name]!) : undefined));
-    const numeric = parsed.every((v) => typeof v === 'number' && Number.isFinite(v));
-    if (numeric) {
-      const values = [...new Set(parsed as number[])].sort((a, b) => a - b);
-      if (values.length > 1) axes.push({ name, kind: 'numeric', values });
-    } else {
-      const values = [...new Set(parsed.map(compactLabel))];
-      if (values.length > 1) axes.push({ name, kind: 'categorical', values });
-    }
+  const candidates: { axis: SweptAxis; texts: string[]; order: number }[] = [];
+  declaredOrder(experiment, names).forEach((name, order) => {
+    const texts = runs.map((r) => r.parameters[name] ?? 'null');
+    const parsed = texts.map(parseParameter);
+    const distinct = [...new Set(texts)];
+    if (distinct.length < 2) return;
+    const axis: SweptAxis = parsed.every((v) => typeof v === 'number' && Number.isFinite(v))
+      ? { name, kind: 'numeric', values: [...new Set(parsed as number[])].sort((a, b) => a - b) }
+      : (() => {
+          const labelOf = categoryLabels(distinct);
+          return { name, kind: 'categorical', values: distinct.map((t) => labelOf[t] as string), labelOf };
+        })();
+    candidates.push({ axis, texts, order });
+  });
+  const kept = new Map<string, (typeof candidates)[number]>();
+  for (const c of [...candidates].sort(
+    (x, y) => rank(x.axis, x.texts) - rank(y.axis, y.texts) || x.order - y.order,
+  )) {
+    const key = partition(c.texts);
+    if (!kept.has(key)) kept.set(key, c);
   }
-  return axes;
+  return [...kept.values()].sort((x, y) => x.order - y.order).map((c) => c.axis);
 }
 
 /** The value of `axis` for one run: a number for numeric axes, a label otherwise. */
 export function axisValue(run: ExperimentRun, axis: SweptAxis): number | string {
-  const text = run.parameters[axis.name];
-  const value = text === undefined ? undefined : parseParameter(text);
-  return axis.kind === 'numeric' ? (value as number) : compactLabel(value);
+  const text = run.parameters[axis.name] ?? 'null';
+  if (axis.kind === 'numeric') return parseParameter(text) as number;
+  return axis.labelOf?.[text] ?? compactLabel(parseParameter(text));
 }
 
 /** "a=1, b=x" for the given axes; empty string when there are none. */

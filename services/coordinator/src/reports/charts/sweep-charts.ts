@@ -3,7 +3,7 @@
 // chart, the other axes colour the series; an experiment that sweeps only categories gets bars.
 import { type ChartDraft, chartDraft } from '../chart-draft.ts';
 import type { Row } from '../csv.ts';
-import { type ReportContext, runColumns } from '../report-context.ts';
+import { type ReportContext, type RunView, runColumns } from '../report-context.ts';
 import { axisValue, groupLabel, type SweptAxis } from '../sweep-axes.ts';
 
 interface Outcome {
@@ -12,15 +12,43 @@ interface Outcome {
   group: string;
 }
 
-function outcomes(ctx: ReportContext, axis: SweptAxis): Outcome[] {
-  const others = ctx.axes.filter((a) => a !== axis);
+/** What the outcome charts put on x: a swept axis, or the cell itself (all axes together). */
+interface OutcomeAxis extends SweptAxis {
+  xOf: (view: RunView) => number | string;
+  /** Axes whose values colour the series. */
+  others: SweptAxis[];
+}
+
+function sweptOutcomeAxis(ctx: ReportContext, axis: SweptAxis): OutcomeAxis {
+  return { ...axis, xOf: (v) => axisValue(v.record.run, axis), others: ctx.axes.filter((a) => a !== axis) };
+}
+
+/** The cell as a category: its swept values, leaving out those that are "none". */
+function cellOutcomeAxis(ctx: ReportContext): OutcomeAxis {
+  const label = (v: RunView) =>
+    ctx.axes
+      .map((a) => [a.name, axisValue(v.record.run, a)] as const)
+      .filter(([, value]) => value !== 'none')
+      .map(([name, value]) => `${name}=${value}`)
+      .join(', ') || 'base cell';
+  return {
+    name: 'cell',
+    kind: 'categorical',
+    values: [...new Set(ctx.runs.map(label))],
+    xOf: label,
+    others: [],
+  };
+}
+
+function outcomes(ctx: ReportContext, axis: OutcomeAxis): Outcome[] {
+  const others = axis.others;
   return ctx.runs.map((view) => {
     const summary = view.record.run.summary;
     const lastEpoch = view.record.epochs.at(-1);
     const trainAccuracy = summary ? summary.finalTrainAccuracy : lastEpoch?.trainAccuracy;
     const testAccuracy = summary ? summary.finalTestAccuracy : lastEpoch?.testAccuracy;
     const epochsTrained = summary?.epochs || lastEpoch?.epoch || null;
-    const x = axisValue(view.record.run, axis);
+    const x = axis.xOf(view);
     const group = groupLabel(view.record.run, others);
     return {
       x,
@@ -56,8 +84,8 @@ function groupColor(hasGroups: boolean, others: SweptAxis[]): Record<string, unk
     : {};
 }
 
-function timeToFitChart(ctx: ReportContext, axis: SweptAxis, data: Outcome[]): ChartDraft {
-  const others = ctx.axes.filter((a) => a !== axis);
+function timeToFitChart(axis: OutcomeAxis, data: Outcome[]): ChartDraft {
+  const others = axis.others;
   const hasGroups = others.length > 0;
   const rows = data.map((o) => o.row);
   const unfitted = rows.filter((r) => !r.fitted).length;
@@ -123,8 +151,8 @@ function timeToFitChart(ctx: ReportContext, axis: SweptAxis, data: Outcome[]): C
   );
 }
 
-function errorChart(ctx: ReportContext, axis: SweptAxis, data: Outcome[]): ChartDraft {
-  const others = ctx.axes.filter((a) => a !== axis);
+function errorChart(ctx: ReportContext, axis: OutcomeAxis, data: Outcome[]): ChartDraft {
+  const others = axis.others;
   const hasGroups = others.length > 0;
   const rows: Row[] = [];
   for (const o of data) {
@@ -221,6 +249,8 @@ function errorChart(ctx: ReportContext, axis: SweptAxis, data: Outcome[]): Chart
   );
 }
 
+const maxCells = 40;
+
 /** The x axes of the outcome charts: every numeric axis, or the first axis when none is numeric. */
 export function outcomeAxes(ctx: ReportContext): SweptAxis[] {
   const numeric = ctx.axes.filter((a) => a.kind === 'numeric');
@@ -232,9 +262,13 @@ export function sweepCharts(ctx: ReportContext): ChartDraft[] {
   const charts: ChartDraft[] = [];
   const haveOutcomes = ctx.runs.some((v) => v.record.run.summary || v.record.epochs.length > 0);
   if (!haveOutcomes) return charts;
-  for (const axis of outcomeAxes(ctx)) {
+  const axes = outcomeAxes(ctx).map((a) => sweptOutcomeAxis(ctx, a));
+  // With several axes, one more view: every cell side by side (Zhang et al.'s bars per condition).
+  const cells = cellOutcomeAxis(ctx);
+  if (ctx.axes.length > 1 && cells.values.length <= maxCells) axes.push(cells);
+  for (const axis of axes) {
     const data = outcomes(ctx, axis);
-    charts.push(timeToFitChart(ctx, axis, data), errorChart(ctx, axis, data));
+    charts.push(timeToFitChart(axis, data), errorChart(ctx, axis, data));
   }
   return charts;
 }
