@@ -1,0 +1,129 @@
+// The Hessian of the mean loss as a SymmetricOperator, for the whole model or a block of parameter
+// tensors (H_BB v_B = (H [v_B; 0])_B), over all analysed examples (the engine accumulates exact
+// forward-over-reverse HVPs over batches of `hvpBatchSize`) or over one seeded mini-batch.
+import type { ParameterBlocks } from '@gengap/proto/analysis/v1/analysis';
+import { InvalidArgumentError } from '@gengap/service-kit';
+import type { AnalysisModel } from '../inputs/analysis-model.ts';
+import { type ExampleSet, randomBatch } from '../inputs/examples.ts';
+import type { SymmetricOperator } from '../numerics/operator.ts';
+import type { AnalysisContext } from './kind.ts';
+
+export const MAX_HVP_BATCH = 100_000;
+export const DEFAULT_HVP_BATCH = 1000;
+
+/** A named set of parameter ranges of the flat parameter vector. */
+export interface HessianBlock {
+  /** "" for the whole model, a parameter name, or names joined by "+". */
+  name: string;
+  ranges: { offset: number; length: number }[];
+  dimension: number;
+}
+
+export function validateBlocks(blocks: ParameterBlocks | undefined, field: string): void {
+  const seen = new Set<string>();
+  for (const [i, name] of (blocks?.names ?? []).entries()) {
+    if (!name) throw new InvalidArgumentError(`${field}.names[${i}]`, 'must not be empty');
+    if (seen.has(name)) throw new InvalidArgumentError(`${field}.names[${i}]`, `${name} is listed twice`);
+    seen.add(name);
+  }
+}
+
+export function validateBatchSizes(miniBatch: number, hvpBatch: number, field: string): void {
+  if (hvpBatch > MAX_HVP_BATCH) {
+    throw new InvalidArgumentError(`${field}.hvp_batch_size`, `must be at most ${MAX_HVP_BATCH}`);
+  }
+  if (miniBatch < 0) throw new InvalidArgumentError(`${field}.mini_batch_size`, 'must not be negative');
+}
+
+/**
+ * The blocks ParameterBlocks asks for: the named parameters together (all of them when no names are
+ * given), then, with per_parameter, each of those tensors on its own.
+ */
+export function resolveBlocks(
+  model: AnalysisModel,
+  blocks: ParameterBlocks | undefined,
+  field: string,
+): HessianBlock[] {
+  const views = model.blocks;
+  const names = blocks?.names ?? [];
+  const chosen =
+    names.length === 0
+      ? views
+      : names.map((name, i) => {
+          const view = views.find((v) => v.name === name);
+          if (!view) {
+            throw new InvalidArgumentError(
+              `${field}.names[${i}]`,
+              `no parameter ${name}; the model has ${views.map((v) => v.name).join(', ')}`,
+            );
+          }
+          return view;
+        });
+  const block = (name: string, selected: typeof chosen): HessianBlock => ({
+    name,
+    ranges: selected.map((v) => ({ offset: v.offset, length: v.size })),
+    dimension: selected.reduce((a, v) => a + v.size, 0),
+  });
+  const out = [block(names.length === 0 ? '' : names.join('+'), chosen)];
+  if (blocks?.perParameter) for (const v of chosen) out.push(block(v.name, [v]));
+  return out;
+}
+
+export interface HessianOperator extends SymmetricOperator {
+  /** HVPs done so far through this operator. */
+  readonly calls: number;
+}
+
+/** The Hessian block as an operator on vectors of the block's dimension. */
+export function hessianOperator(
+  model: AnalysisModel,
+  examples: ExampleSet,
+  block: HessianBlock,
+  signal: AbortSignal,
+): HessianOperator {
+  let next = 0;
+  for (const r of block.ranges) next = r.offset === next ? next + r.length : Number.NaN;
+  const whole = next === model.numParameters;
+  const full = new Float64Array(whole ? 0 : model.numParameters);
+  const op = {
+    dimension: block.dimension,
+    calls: 0,
+    apply: async (v: Float64Array): Promise<Float64Array> => {
+      signal.throwIfAborted();
+      op.calls++;
+      if (whole) return model.hvp(examples, v);
+      full.fill(0);
+      let at = 0;
+      for (const r of block.ranges) {
+        full.set(v.subarray(at, at + r.length), r.offset);
+        at += r.length;
+      }
+      const hv = await model.hvp(examples, full);
+      const out = new Float64Array(block.dimension);
+      at = 0;
+      for (const r of block.ranges) {
+        out.set(hv.subarray(r.offset, r.offset + r.length), at);
+        at += r.length;
+      }
+      return out;
+    },
+  };
+  return op;
+}
+
+/**
+ * The model and the examples a Hessian analysis uses: the analysed examples, or one seeded mini-batch
+ * of `miniBatch` of them; HVPs run over batches of `hvpBatch` examples.
+ */
+export async function hessianInputs(
+  ctx: AnalysisContext,
+  miniBatch: number,
+  hvpBatch: number,
+): Promise<{ model: AnalysisModel; examples: ExampleSet; miniBatch: boolean }> {
+  const model = await ctx.inputs.model(undefined, { chunkSize: hvpBatch || DEFAULT_HVP_BATCH });
+  const all = await ctx.inputs.examples();
+  if (miniBatch > 0) {
+    return { model, examples: randomBatch(all, miniBatch, ctx.rng('mini-batch')), miniBatch: true };
+  }
+  return { model, examples: all, miniBatch: false };
+}

@@ -1,0 +1,5 @@
+// Analysis kinds of part 2 (inputs, attacks, inversion, trajectories, parity, Detectron...). Add each
+// kind here as it lands; kinds not listed in either registry are refused with UNIMPLEMENTED.
+import type { AnalysisKind } from './kind.ts';
+
+export const part2Kinds: readonly AnalysisKind[] = [];
