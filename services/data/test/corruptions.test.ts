@@ -3,7 +3,7 @@
 // stream never shifts the source's or another corruption's draws, so example i matches example i).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type Corruption, ShiftKind, SplitSelection } from '@gengap/proto/data/v1/dataset';
+import { type Corruption, type DeepPartial, ShiftKind, SplitSelection } from '@gengap/proto/data/v1/dataset';
 import { callUnary } from '@gengap/service-kit';
 import { loadMnistImages } from '../src/datasets/mnist.ts';
 import { createAndWait, readSplit, type SplitRead, spec, startService, type TestService } from './helpers.ts';
@@ -11,14 +11,14 @@ import { createAndWait, readSplit, type SplitRead, spec, startService, type Test
 let svc: TestService;
 
 const FEATURES = 784;
-const subsampleBoth: Corruption[] = [
+const subsampleBoth: DeepPartial<Corruption>[] = [
   { kind: { $case: 'subsample', value: { size: 1500, splits: SplitSelection.SPLIT_SELECTION_TRAIN } } },
   { kind: { $case: 'subsample', value: { size: 300, splits: SplitSelection.SPLIT_SELECTION_TEST } } },
 ];
 
 /** MNIST subsampled to 1500/300 examples, then `extra` corruptions. */
 async function mnist(
-  extra: Corruption[],
+  extra: DeepPartial<Corruption>[],
   seed = 11,
 ): Promise<{ train: SplitRead; test: SplitRead; id: string }> {
   const ds = await createAndWait(
@@ -61,7 +61,7 @@ describe('corruptions read back over gRPC', () => {
   describe('label noise', () => {
     const n = 20_000;
     const classes = 10;
-    const gaussian = (corruptions: Corruption[]) =>
+    const gaussian = (corruptions: DeepPartial<Corruption>[]) =>
       spec({
         source: {
           $case: 'gaussianMixture',

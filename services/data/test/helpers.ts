@@ -1,14 +1,17 @@
 // Test fixture: the real data service on 127.0.0.1:0 with its own state directory, and helpers that
 // call it through the generated client.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { JobStore } from '@gengap/job-store';
 import { JobState } from '@gengap/proto/common/v1/job';
 import { Split } from '@gengap/proto/common/v1/refs';
 import { DataType } from '@gengap/proto/common/v1/tensor';
 import { DataServiceClient } from '@gengap/proto/data/v1/data_service';
-import { type Dataset, DatasetSpec } from '@gengap/proto/data/v1/dataset';
+import { type Dataset, DatasetSpec, type DeepPartial } from '@gengap/proto/data/v1/dataset';
 import {
   callUnary,
   closeClient,
@@ -102,8 +105,49 @@ export async function startService(
   };
 }
 
-export function spec(partial: Parameters<typeof DatasetSpec.fromPartial>[0]): DatasetSpec {
-  return DatasetSpec.fromPartial(partial);
+const mainModule = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+export interface Process {
+  child: ChildProcess;
+  client: DataServiceClient;
+  stateDir: string;
+  port: number;
+}
+
+/** The data service as a separate process (services/data/src/main.ts), for crash and identity tests. */
+export async function startProcess(stateDir = tempStateDir('gengap-data-proc-')): Promise<Process> {
+  const ready = join(stateDir, `ready-${Date.now()}.json`);
+  const child = spawn(process.execPath, [mainModule], {
+    env: {
+      ...process.env,
+      GENGAP_STATE_DIR: stateDir,
+      GENGAP_PORT: '0',
+      GENGAP_READY_FILE: ready,
+      GENGAP_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  for (let i = 0; i < 400 && !existsSync(ready); i++) await sleep(50);
+  const { port } = JSON.parse(readFileSync(ready, 'utf8')) as { port: number };
+  return { child, client: createClient(DataServiceClient, `127.0.0.1:${port}`), stateDir, port };
+}
+
+/** Stops the process with `signal` (SIGKILL simulates a crash); removes its state unless `keep`. */
+export async function stopProcess(
+  p: Process,
+  signal: NodeJS.Signals = 'SIGTERM',
+  keep = false,
+): Promise<void> {
+  closeClient(p.client);
+  const exited = new Promise((resolve) => p.child.once('exit', resolve));
+  p.child.kill(signal);
+  await exited;
+  if (!keep) rmSync(p.stateDir, { recursive: true, force: true });
+}
+
+/** A spec from a partial object (unset fields take their proto defaults). */
+export function spec(partial: DeepPartial<DatasetSpec>): DatasetSpec {
+  return DatasetSpec.fromPartial(partial as never);
 }
 
 const TERMINAL: number[] = [

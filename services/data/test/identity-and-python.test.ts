@@ -2,55 +2,20 @@
 // service processes (each its own state directory), and a Python script using only numpy opens the
 // stored datasets and checks them against their manifests.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { DataServiceClient } from '@gengap/proto/data/v1/data_service';
 import { type DatasetSpec, SplitSelection } from '@gengap/proto/data/v1/dataset';
-import { callUnary, closeClient, createClient } from '@gengap/service-kit';
+import { callUnary } from '@gengap/service-kit';
 import { status } from '@grpc/grpc-js';
-import { createAndWait, expectError, spec, tempStateDir } from './helpers.ts';
+import { createAndWait, expectError, type Process, spec, startProcess, stopProcess } from './helpers.ts';
 
 const PYTHON = '/usr/bin/python3';
 const hasNumpy = spawnSync(PYTHON, ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
-const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const checker = fileURLToPath(new URL('./python/check_dataset.py', import.meta.url));
-
-interface Process {
-  child: ChildProcess;
-  client: DataServiceClient;
-  stateDir: string;
-}
-
-async function startProcess(): Promise<Process> {
-  const stateDir = tempStateDir('gengap-data-proc-');
-  const ready = join(stateDir, 'ready.json');
-  const child = spawn(process.execPath, [main], {
-    env: {
-      ...process.env,
-      GENGAP_STATE_DIR: stateDir,
-      GENGAP_PORT: '0',
-      GENGAP_READY_FILE: ready,
-      GENGAP_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  for (let i = 0; i < 400 && !existsSync(ready); i++) await sleep(50);
-  const { port } = JSON.parse(readFileSync(ready, 'utf8')) as { port: number };
-  return { child, client: createClient(DataServiceClient, `127.0.0.1:${port}`), stateDir };
-}
-
-async function stopProcess(p: Process): Promise<void> {
-  closeClient(p.client);
-  const exited = new Promise((resolve) => p.child.once('exit', resolve));
-  p.child.kill('SIGTERM');
-  await exited;
-  rmSync(p.stateDir, { recursive: true, force: true });
-}
 
 function fileHashes(dir: string): Record<string, string> {
   return Object.fromEntries(

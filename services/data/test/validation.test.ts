@@ -283,9 +283,11 @@ describe('spec validation', () => {
   for (const [name, s, field, message] of bad) {
     test(`refused: ${name} (${field})`, async () => {
       for (const method of ['validateDatasetSpec', 'createDataset'] as const) {
-        const err = await expectError(
-          callUnary(svc.client, svc.client[method], { spec: s, idempotencyKey: '' }),
-        );
+        const call =
+          method === 'createDataset'
+            ? callUnary(svc.client, svc.client.createDataset, { spec: s, idempotencyKey: '' })
+            : callUnary(svc.client, svc.client.validateDatasetSpec, { spec: s });
+        const err = await expectError(call);
         assert.equal(err.code, status.INVALID_ARGUMENT, `${method}: ${err.details}`);
         assert.equal(err.field, field, `${method}: ${err.details}`);
         assert.ok(err.details.startsWith(`${field}: `), err.details);
