@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { compileModel } from '@gengap/engine';
+import { TraceMethod } from '@gengap/proto/analysis/v1/analysis';
 import { Activation, OptimizerKind, Precision } from '@gengap/proto/common/v1/model';
 import { Split } from '@gengap/proto/common/v1/refs';
 import { Rng } from '@gengap/random';
@@ -290,7 +291,7 @@ describe('exact Hessian of a small MLP', () => {
 
   test('trace: Hutchinson and Hutch++ within 4 standard errors of the exact trace', async () => {
     const exact = symmetricEigen(H, P).values.reduce((a, v) => a + v, 0);
-    for (const method of [1, 2]) {
+    for (const method of [TraceMethod.TRACE_METHOD_HUTCHINSON, TraceMethod.TRACE_METHOD_HUTCH_PLUS_PLUS]) {
       const analysis = await runOk(service.client, {
         ...base,
         kind: {
