@@ -29,6 +29,20 @@ function publishStep(b: Builder, out: StepOutputs, state: FlatLayout): void {
   if (state.size > 0) b.output(pack(b, out.state), 'optimizer_state_out');
 }
 
+/**
+ * Loop body outputs are positional, so values are published as they are; only a value that is also a
+ * body input or an earlier output (the condition, a frozen parameter) goes through an Identity, since
+ * every Identity in a body copies its tensor on every iteration.
+ */
+function publishBodyOutputs(b: Builder, values: readonly Value[]): void {
+  const seen = new Set(b.graph.inputs.map((v) => v.name));
+  values.forEach((v, i) => {
+    if (seen.has(v.name)) b.output(v, `body_output_${i}`);
+    else b.graph.addOutput(v);
+    seen.add(v.name);
+  });
+}
+
 /** Graph inputs: params, optimizer_state?, x [N,..], labels|targets, learning_rate (f64), step_seed (u32)?. */
 export function buildSingleStepGraph(model: ResolvedModel, setup: TrainSetup, o: TrainGraphOptions): Graph {
   const g = new Graph('train_step');
@@ -91,13 +105,8 @@ export function buildTrainLoopGraph(model: ResolvedModel, setup: TrainSetup, o: 
     state: carried.slice(params.length),
     ...(seeds ? { stepSeed: pick(seeds) } : {}),
   });
-  bb.output(condition, 'condition_out');
-  [...out.params, ...out.state].forEach((v, i) => {
-    bb.output(v, `carried_out_${i}`);
-  });
-  bb.output(out.loss, 'step_loss');
-  bb.output(out.gradientNorm, 'step_gradient_norm');
-  bb.output(out.accuracy, 'step_accuracy');
+  const outputs = [condition, ...out.params, ...out.state, out.loss, out.gradientNorm, out.accuracy];
+  publishBodyOutputs(bb, outputs);
 
   const tripCount = b.op(
     'Gather',

@@ -180,6 +180,14 @@ export class Builder {
   reduceMean(x: Value, axes: readonly number[], keepdims: boolean): Value {
     return this.op('ReduceMean', [x], { axes: attr.ints(axes), keepdims: attr.int(keepdims ? 1 : 0) });
   }
+  /** sum(x^2) over all axes, as a scalar. */
+  sumOfSquares(x: Value): Value {
+    return this.op('ReduceSumSquare', [x], { keepdims: attr.int(0) });
+  }
+  /** The sum of same-shaped values in one node. */
+  sum(values: readonly Value[]): Value {
+    return values.length === 1 ? values[0]! : this.op('Sum', values);
+  }
   reduceMax(x: Value, axes: readonly number[], keepdims: boolean): Value {
     return this.op('ReduceMax', [x], { axes: attr.ints(axes), keepdims: attr.int(keepdims ? 1 : 0) });
   }
@@ -199,7 +207,9 @@ export class Builder {
     for (let i = 0; i < g.shape.length; i++) {
       if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
     }
-    const summed = axes.length > 0 ? this.reduceSum(g, axes, true) : g;
+    // Summing only leading axes (a bias cotangent) needs no reshape afterwards.
+    const onlyLeading = axes.length === lead;
+    const summed = axes.length > 0 ? this.reduceSum(g, axes, !onlyLeading) : g;
     return this.reshapeLike(summed, like);
   }
 

@@ -97,14 +97,7 @@ export interface UpdateResult {
   globals: Value[];
 }
 
-const norm = (b: Builder, x: Value): Value =>
-  b.sqrt(
-    b.reduceSum(
-      b.mul(x, x),
-      x.shape.map((_, i) => i),
-      false,
-    ),
-  );
+const norm = (b: Builder, x: Value): Value => b.sqrt(b.sumOfSquares(x));
 
 /** ratio = numerator / denominator where both are positive, else 1 (LARS/LAMB trust ratios). */
 function safeRatio(b: Builder, numerator: Value, denominator: Value): Value {

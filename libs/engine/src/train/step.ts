@@ -38,14 +38,7 @@ export interface StepOutputs {
 }
 
 function squaredNorm(b: Builder, tensors: readonly Value[]): Value {
-  const parts = tensors.map((t) =>
-    b.reduceSum(
-      b.mul(t, t),
-      t.shape.map((_, i) => i),
-      false,
-    ),
-  );
-  return parts.reduce((sum, p) => b.add(sum, p));
+  return b.sum(tensors.map((t) => b.sumOfSquares(t)));
 }
 
 /** PyTorch's clip_grad_norm_: scale by min(1, max_norm / (norm + 1e-6)). */

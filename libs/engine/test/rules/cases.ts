@@ -38,6 +38,7 @@ const elementwise: RuleCase[] = [
   c('Sub', 'broadcast column', [f([3, 1]), f([3, 4])]),
   c('Mul', 'broadcast scalar-like', [f([2, 3, 4]), f([1, 4])]),
   c('Div', 'same shape', [f([3, 4]), f([3, 4], 'positive')]),
+  c('Sum', 'three operands with broadcast', [f([3, 4]), f([4]), f([3, 1])]),
   c('Pow', 'tensor exponent', [f([3, 4], 'positive'), f([3, 4])]),
   c('Identity', 'matrix', [f([3, 4])]),
   c('Neg', 'matrix', [f([3, 4])]),
@@ -76,6 +77,8 @@ const reductions: RuleCase[] = [
     axes: attr.ints([1]),
     keepdims: attr.int(0),
   }),
+  c('ReduceSumSquare', 'all axes', [f([3, 4])], { keepdims: attr.int(0) }),
+  c('ReduceSumSquare', 'axis 1 keepdims', [f([3, 4, 2])], { axes: attr.ints([1]), keepdims: attr.int(1) }),
   c('Softmax', 'last axis', [f([3, 5])], { axis: attr.int(-1) }),
   c('LogSoftmax', 'axis 1', [f([3, 5])], { axis: attr.int(1) }),
 ];

@@ -125,6 +125,18 @@ function powSlope(b: Builder, x: Value, p: Value): Value {
   return b.mul(p, b.op('Pow', [x, b.sub(p, b.scalarLike(p, 1))]));
 }
 
+// Variadic sum of same-dtype (broadcastable) operands.
+const sum: OpRule = {
+  op: 'Sum',
+  infer: broadcastInfer,
+  vjp: (b, node, [g], want) => node.inputs.map((v, i) => (g && want[i] ? b.sumToShape(g, v!) : undefined)),
+  jvp: (b, node, tangents) => {
+    const present = tangents.filter((t): t is Value => t !== undefined);
+    if (present.length === 0) return [undefined];
+    return [fitTo(b, present.length === 1 ? present[0] : b.op('Sum', present), output(node))];
+  },
+};
+
 const unaryMath: OpRule[] = [
   unary('Identity', (_b, t) => t),
   unary('Neg', (b, t) => b.neg(t)),
@@ -171,4 +183,4 @@ const selection: OpRule[] = [
   },
 ];
 
-export const elementwiseRules: OpRule[] = [...binaryArithmetic, ...unaryMath, ...selection];
+export const elementwiseRules: OpRule[] = [...binaryArithmetic, sum, ...unaryMath, ...selection];

@@ -132,4 +132,14 @@ const logSoftmax: OpRule = {
   },
 };
 
-export const reduceRules: OpRule[] = [reduceSum, reduceMean, reduceMax, softmax, logSoftmax];
+// sum(x^2) over the reduced axes: one pass over x (gradient norms, trust ratios).
+const reduceSumSquare: OpRule = {
+  op: 'ReduceSumSquare',
+  infer: reductionInfer('ReduceSumSquare'),
+  vjp: (b, node, [g]) => [g && b.mul(spread(b, node, g), b.scale(input(node, 0), 2))],
+  jvp: (b, node, [t]) => [
+    t && b.scale(b.reduceSum(b.mul(input(node, 0), t), nodeAxes(node), keepdims(node.attrs)), 2),
+  ],
+};
+
+export const reduceRules: OpRule[] = [reduceSum, reduceMean, reduceMax, reduceSumSquare, softmax, logSoftmax];

@@ -1,0 +1,220 @@
+// Engine benchmark: GenGap against PyTorch (Debian python3-torch with OpenBLAS), both on 1 thread, same
+// shapes, in one invocation. Prints JSON lines (bench/report.ts):
+//   gemm_gflops          large GEMM through onnxruntime vs torch.mm (the machine's attainable FLOP rate)
+//   train_samples_per_s  MLP 784-256-256-10, batch 128, SGD, K steps per onnxruntime call (ONNX Loop)
+//   hvp_ms               exact Hessian-vector product at batch 1000 vs PyTorch double backward
+// GenGap and PyTorch rounds alternate (the peer serves rounds on request), so both sides see the same
+// load on shared machines; medians are reported, with the median of the paired ratios in `pairedRatio`.
+// Options: --steps K (default 50) --repeats R (default 7) --quick.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Activation, type ModelSpec } from '@gengap/proto/common/v1/model';
+import * as ort from 'onnxruntime-node';
+import { type CompiledModel, compileModel } from '../libs/engine/src/index.ts';
+import { Builder } from '../libs/engine/src/ir/builder.ts';
+import { Graph } from '../libs/engine/src/ir/graph.ts';
+import { serializeModel } from '../libs/engine/src/onnx/serialize.ts';
+import { printBench } from './report.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '50' },
+    repeats: { type: 'string', default: '7' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+const quick = args.quick === true;
+const STEPS = quick ? 10 : Number(args.steps);
+const REPEATS = quick ? 3 : Number(args.repeats);
+const WIDTHS = [784, 256, 256, 10];
+const BATCH = 128;
+const HVP_BATCH = 1000;
+const GEMM = 1024;
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function mlpSpec(widths: number[]): ModelSpec {
+  const layers: ModelSpec['layers'] = [];
+  widths.slice(1).forEach((units, i) => {
+    layers.push({ name: '', kind: { $case: 'dense', value: { units, noBias: false } } });
+    if (i < widths.length - 2)
+      layers.push({
+        name: '',
+        kind: { $case: 'activation', value: { activation: Activation.ACTIVATION_RELU } },
+      });
+  });
+  return { inputShape: [widths[0]!], numOutputs: widths.at(-1)!, layers };
+}
+
+/** Uniform pseudo-data (the values do not affect the speed of dense arithmetic). */
+function data(length: number, seed: number): Float32Array {
+  const out = new Float32Array(length);
+  for (let i = 0; i < length; i++) out[i] = Math.sin(seed + i * 0.618034) * 1.7;
+  return out;
+}
+
+type Measurement = 'train' | 'hvp' | 'gemm';
+
+/** One round of each measurement on the GenGap side. */
+async function gengapRounds(model: CompiledModel): Promise<Record<Measurement, () => Promise<number>>> {
+  const g = new Graph('gemm');
+  const b = new Builder(g);
+  b.output(b.matmul(g.addInput('a', 'float32', [GEMM, GEMM]), g.addInput('b', 'float32', [GEMM, GEMM])), 'y');
+  const gemmSession = await ort.InferenceSession.create(serializeModel(g), {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+  });
+  const gemmFeeds = {
+    a: new ort.Tensor('float32', data(GEMM * GEMM, 1), [GEMM, GEMM]),
+    b: new ort.Tensor('float32', data(GEMM * GEMM, 2), [GEMM, GEMM]),
+  };
+  const x = data(STEPS * BATCH * WIDTHS[0]!, 3);
+  const y = Int32Array.from({ length: STEPS * BATCH }, (_, i) => (i * 7) % WIDTHS.at(-1)!);
+  const learningRates = new Array<number>(STEPS).fill(0.01);
+  const hx = data(HVP_BATCH * WIDTHS[0]!, 4);
+  const hy = Int32Array.from({ length: HVP_BATCH }, (_, i) => (i * 3) % WIDTHS.at(-1)!);
+  const v = data(model.numParameters, 5);
+  const seconds = async (work: () => Promise<unknown>) => {
+    const t = performance.now();
+    await work();
+    return (performance.now() - t) / 1000;
+  };
+  return {
+    train: async () => (STEPS * BATCH) / (await seconds(() => model.trainSteps({ x, y, learningRates }))),
+    hvp: async () => 1000 * (await seconds(() => model.hvp(hx, hy, v))),
+    gemm: async () => (2 * GEMM ** 3) / (await seconds(() => gemmSession.run(gemmFeeds))) / 1e9,
+  };
+}
+
+interface Peer {
+  torch: string;
+  measure(what: Measurement): Promise<number>;
+  close(): void;
+}
+
+/** Starts the PyTorch peer and waits until it has warmed up. */
+async function startPeer(): Promise<Peer> {
+  const script = fileURLToPath(new URL('./peers/engine_torch.py', import.meta.url));
+  const argv = [script, '--widths', WIDTHS.join(','), '--batch', `${BATCH}`, '--steps', `${STEPS}`];
+  argv.push('--hvp-batch', `${HVP_BATCH}`, '--gemm', `${GEMM}`);
+  const child = spawn('/usr/bin/python3', argv, {
+    env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async (): Promise<Record<string, unknown>> => {
+    const line = await lines.next();
+    if (line.done) throw new Error('the PyTorch peer exited early (is python3-torch installed?)');
+    return JSON.parse(line.value) as Record<string, unknown>;
+  };
+  const ready = await next();
+  return {
+    torch: String(ready.torch),
+    measure: async (what) => {
+      child.stdin.write(`${what}\n`);
+      const reply = await next();
+      if (typeof reply.value !== 'number') throw new Error(`PyTorch peer: ${JSON.stringify(reply)}`);
+      return reply.value;
+    },
+    close: () => child.stdin.end(),
+  };
+}
+
+interface Paired {
+  gengap: number;
+  reference: number;
+  pairedRatio: number;
+}
+
+/** Alternates GenGap and PyTorch rounds; ratios oriented so that > 1 favours GenGap. */
+async function paired(
+  gengap: () => Promise<number>,
+  reference: () => Promise<number>,
+  higherIsBetter: boolean,
+): Promise<Paired> {
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  const ratios: number[] = [];
+  for (let r = 0; r < REPEATS; r++) {
+    const a = await gengap();
+    const b = await reference();
+    ours.push(a);
+    theirs.push(b);
+    ratios.push(higherIsBetter ? a / b : b / a);
+  }
+  return { gengap: median(ours), reference: median(theirs), pairedRatio: Number(median(ratios).toFixed(3)) };
+}
+
+/** Multiply-accumulates of one SGD step of the MLP: forward, weight gradients, input gradients past layer 1. */
+function trainStepFlops(widths: number[], batch: number): number {
+  let macs = 0;
+  for (let i = 0; i + 1 < widths.length; i++) {
+    const layer = widths[i]! * widths[i + 1]! * batch;
+    macs += i === 0 ? 2 * layer : 3 * layer;
+  }
+  return 2 * macs;
+}
+
+async function main(): Promise<void> {
+  const model = await compileModel(mlpSpec(WIDTHS), { threads: 1 });
+  model.initParameters(0);
+  const rounds = await gengapRounds(model);
+  for (const warm of Object.values(rounds)) await warm();
+  const peer = await startPeer();
+  try {
+    const gemm = await paired(rounds.gemm, () => peer.measure('gemm'), true);
+    const train = await paired(rounds.train, () => peer.measure('train'), true);
+    const hvp = await paired(rounds.hvp, () => peer.measure('hvp'), false);
+    const shape = { widths: WIDTHS, threads: 1, torch: peer.torch, rounds: REPEATS };
+    printBench({
+      bench: 'engine',
+      metric: 'gemm_gflops',
+      unit: 'GFLOP/s',
+      gengap: Number(gemm.gengap.toFixed(2)),
+      reference: Number(gemm.reference.toFixed(2)),
+      referenceName: 'pytorch-openblas torch.mm',
+      better: 'higher',
+      extra: { n: GEMM, threads: 1, pairedRatio: gemm.pairedRatio },
+    });
+    printBench({
+      bench: 'engine',
+      metric: 'train_samples_per_s',
+      unit: 'samples/s',
+      gengap: Math.round(train.gengap),
+      reference: Math.round(train.reference),
+      referenceName: 'pytorch-openblas',
+      better: 'higher',
+      extra: {
+        ...shape,
+        batch: BATCH,
+        stepsPerCall: STEPS,
+        optimizer: 'sgd',
+        pairedRatio: train.pairedRatio,
+        // Achieved FLOP rate of the training step over the GEMM rate measured above.
+        fractionOfGemmPeak: Number(
+          ((trainStepFlops(WIDTHS, BATCH) * train.gengap) / BATCH / (gemm.gengap * 1e9)).toFixed(3),
+        ),
+      },
+    });
+    printBench({
+      bench: 'engine',
+      metric: 'hvp_ms',
+      unit: 'ms',
+      gengap: Number(hvp.gengap.toFixed(2)),
+      reference: Number(hvp.reference.toFixed(2)),
+      referenceName: 'pytorch-openblas double backward',
+      better: 'lower',
+      extra: { ...shape, batch: HVP_BATCH, method: 'forward-over-reverse', pairedRatio: hvp.pairedRatio },
+    });
+  } finally {
+    peer.close();
+    await model.dispose();
+  }
+}
+
+await main();

@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+# PyTorch peer of bench/engine.ts: the same MLP, batch, optimizer and step counts, on one thread.
+# Serves timing rounds on request so the benchmark can interleave GenGap and PyTorch rounds: each line
+# on stdin names a measurement ("train", "hvp" or "gemm"), each reply is one JSON line {"value": ...}:
+#   train: samples/s of one round of --steps SGD steps at --batch (zero_grad, forward, backward, step)
+#   hvp:   milliseconds of one Hessian-vector product at --hvp-batch by double backward
+#   gemm:  GFLOP/s of one --gemm x --gemm matrix product
+# Run with Debian's Python (python3-torch with OpenBLAS): OPENBLAS_NUM_THREADS=1 /usr/bin/python3 ...
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+torch.set_num_interop_threads(1)
+
+
+def mlp(widths):
+    layers = []
+    for i in range(len(widths) - 1):
+        layers.append(torch.nn.Linear(widths[i], widths[i + 1]))
+        if i < len(widths) - 2:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+class Peer:
+    def __init__(self, a):
+        torch.manual_seed(0)
+        self.steps, self.batch, self.gemm_n = a.steps, a.batch, a.gemm
+        widths = [int(w) for w in a.widths.split(",")]
+        self.model = mlp(widths)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.01)
+        self.loss_fn = torch.nn.CrossEntropyLoss()
+        self.x = torch.randn(a.steps, a.batch, widths[0])
+        self.y = torch.randint(0, widths[-1], (a.steps, a.batch))
+        self.hx = torch.randn(a.hvp_batch, widths[0])
+        self.hy = torch.randint(0, widths[-1], (a.hvp_batch,))
+        self.params = list(self.model.parameters())
+        self.v = [torch.randn_like(p) for p in self.params]
+        self.ga = torch.randn(a.gemm, a.gemm)
+        self.gb = torch.randn(a.gemm, a.gemm)
+
+    def train(self):
+        start = time.perf_counter()
+        for k in range(self.steps):
+            self.opt.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.model(self.x[k]), self.y[k])
+            loss.backward()
+            self.opt.step()
+        return self.steps * self.batch / (time.perf_counter() - start)
+
+    def hvp(self):
+        start = time.perf_counter()
+        loss = self.loss_fn(self.model(self.hx), self.hy)
+        grads = torch.autograd.grad(loss, self.params, create_graph=True)
+        dot = sum((g * vi).sum() for g, vi in zip(grads, self.v))
+        torch.autograd.grad(dot, self.params)
+        return (time.perf_counter() - start) * 1000
+
+    def gemm(self):
+        start = time.perf_counter()
+        torch.mm(self.ga, self.gb)
+        return 2 * self.gemm_n ** 3 / (time.perf_counter() - start) / 1e9
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--widths", default="784,256,256,10")
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--hvp-batch", type=int, default=1000)
+    p.add_argument("--gemm", type=int, default=1024)
+    a = p.parse_args()
+    peer = Peer(a)
+    for what in ("train", "hvp", "gemm"):  # warm-up
+        getattr(peer, what)()
+    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+    for line in sys.stdin:
+        what = line.strip()
+        if what not in ("train", "hvp", "gemm"):
+            print(json.dumps({"error": f"unknown measurement {what}"}), flush=True)
+            continue
+        print(json.dumps({"value": getattr(peer, what)()}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
