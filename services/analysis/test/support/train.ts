@@ -15,7 +15,7 @@ export function mlp(
   inputs: number,
   hidden: number[],
   outputs: number,
-  activation = Activation.ACTIVATION_RELU,
+  activation: Activation = Activation.ACTIVATION_RELU,
 ): ModelSpec {
   const layers: ModelSpec['layers'] = [];
   for (const units of hidden) {
