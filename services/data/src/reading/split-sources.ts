@@ -15,14 +15,29 @@ export const STREAM_TENSORS = ['x', 'y', 'y_clean'] as const;
 
 interface Conversion {
   bytes: number;
-  write(view: DataView, at: number, value: number): void;
+  /** Converts float32 values to the dtype's little-endian bytes (every supported host is little-endian). */
+  convert(values: Float32Array): Uint8Array;
 }
 
+const asBytes = (v: ArrayBufferView) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+
 const conversions: Partial<Record<DataType, Conversion>> = {
-  [DataType.DATA_TYPE_FLOAT64]: { bytes: 8, write: (v, at, x) => v.setFloat64(at, x, true) },
-  [DataType.DATA_TYPE_INT32]: { bytes: 4, write: (v, at, x) => v.setInt32(at, x, true) },
-  [DataType.DATA_TYPE_INT64]: { bytes: 8, write: (v, at, x) => v.setBigInt64(at, BigInt(x), true) },
-  [DataType.DATA_TYPE_UINT8]: { bytes: 1, write: (v, at, x) => v.setUint8(at, x) },
+  [DataType.DATA_TYPE_FLOAT64]: { bytes: 8, convert: (v) => asBytes(Float64Array.from(v)) },
+  [DataType.DATA_TYPE_INT32]: { bytes: 4, convert: (v) => asBytes(Int32Array.from(v)) },
+  [DataType.DATA_TYPE_INT64]: {
+    bytes: 8,
+    convert: (v) => {
+      // Integers within 2^53 as (low word, high word) pairs, without BigInt per element.
+      const words = new Uint32Array(v.length * 2);
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i] as number;
+        words[2 * i] = x >>> 0;
+        words[2 * i + 1] = Math.floor(x / 2 ** 32) >>> 0;
+      }
+      return asBytes(words);
+    },
+  },
+  [DataType.DATA_TYPE_UINT8]: { bytes: 1, convert: (v) => Uint8Array.from(v) },
 };
 
 /** Checks that the inputs can be delivered as `dtype` without loss; returns the dtype to send. */
@@ -71,11 +86,7 @@ function convertedSource(tensor: StoredTensor, reader: NpyReader, dtype: DataTyp
       const first = Math.floor(offset / conversion.bytes);
       const end = Math.ceil((offset + length) / conversion.bytes);
       const raw = await reader.read(first * 4, (end - first) * 4);
-      const values = new Float32Array(raw.buffer, raw.byteOffset, end - first);
-      const out = new Uint8Array((end - first) * conversion.bytes);
-      const view = new DataView(out.buffer);
-      for (let i = 0; i < values.length; i++)
-        conversion.write(view, i * conversion.bytes, values[i] as number);
+      const out = conversion.convert(new Float32Array(raw.buffer, raw.byteOffset, end - first));
       const skip = offset - first * conversion.bytes;
       return out.subarray(skip, skip + length);
     },
