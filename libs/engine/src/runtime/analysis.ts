@@ -132,7 +132,7 @@ export async function gradient(
   return { loss: result.loss, gradient: result.vector };
 }
 
-export function hvp(
+export async function hvp(
   m: CompiledModel,
   x: Examples,
   labels: Int32Array,
