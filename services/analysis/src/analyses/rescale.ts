@@ -93,9 +93,11 @@ export const rescaleKind = defineKind({
       [`${firstName}.bias`, v.alpha],
       [`${nextName}.weight`, 1 / v.alpha],
     ]);
+    // Stored in float64: alpha x (a float32 value) is then exact for alpha = 10, and the rescaled
+    // model is as close to function-preserving as the analysis precision allows.
     const parameters: NamedTensor[] = checkpoint.parameters.map((t) => {
       const factor = factors.get(t.name) ?? 1;
-      const data = t.data.slice();
+      const data = Float64Array.from(t.data);
       if (factor !== 1) for (let i = 0; i < data.length; i++) data[i] = data[i]! * factor;
       return { name: t.name, shape: [...t.shape], data };
     });
@@ -153,6 +155,8 @@ export const rescaleKind = defineKind({
         examples: examples.count,
         maxAbsoluteLogit: maxLogit,
         relativeOutputDifference: maxLogit > 0 ? maxDifference / maxLogit : 0,
+        outputPrecision: model.precision,
+        storedDtype: 'float64',
         source: checkpoint.origin,
       },
     };

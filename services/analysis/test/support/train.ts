@@ -43,6 +43,8 @@ export interface TrainOptions {
   loss?: LossSpec;
   seed: number;
   precision?: 'float32' | 'float64';
+  /** Stop after the first epoch whose full training loss is at most this. */
+  targetLoss?: number;
   /** Called after each epoch with the epoch number (1-based) and the current parameters. */
   onEpoch?: (epoch: number, parameters: NamedTensor[]) => void;
 }
@@ -56,7 +58,9 @@ export function namedParameters(compiled: Awaited<ReturnType<typeof compileModel
 }
 
 /** Trains with shuffled mini-batches (a ragged last batch is dropped) and returns the parameters. */
-export async function train(options: TrainOptions): Promise<{ parameters: NamedTensor[]; losses: number[] }> {
+export async function train(
+  options: TrainOptions,
+): Promise<{ parameters: NamedTensor[]; losses: number[]; epochs: number; trainLoss: number }> {
   const compiled = await compileModel(options.model, {
     optimizer: options.optimizer ?? ({ kind: OptimizerKind.OPTIMIZER_KIND_SGD } as OptimizerSpec),
     ...(options.loss ? { loss: options.loss } : {}),
@@ -71,7 +75,10 @@ export async function train(options: TrainOptions): Promise<{ parameters: NamedT
   const losses: number[] = [];
   const stepsPerCall = Math.max(1, Math.min(batches, Math.floor(8192 / options.batchSize)));
   let step = 0;
+  let epochs = 0;
+  let trainLoss = Number.NaN;
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
+    epochs = epoch;
     const order = rng.permutation(n);
     for (let b = 0; b < batches; b += stepsPerCall) {
       const k = Math.min(stepsPerCall, batches - b);
@@ -92,8 +99,12 @@ export async function train(options: TrainOptions): Promise<{ parameters: NamedT
       losses.push(...metrics.losses);
     }
     options.onEpoch?.(epoch, namedParameters(compiled));
+    if (options.targetLoss !== undefined) {
+      trainLoss = (await compiled.evaluate(options.x, options.y)).loss;
+      if (trainLoss <= options.targetLoss) break;
+    }
   }
   const parameters = namedParameters(compiled);
   await compiled.dispose();
-  return { parameters, losses };
+  return { parameters, losses, epochs, trainLoss };
 }
