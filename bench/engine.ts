@@ -4,7 +4,9 @@
 //   train_samples_per_s  MLP 784-256-256-10, batch 128, SGD, K steps per onnxruntime call (ONNX Loop)
 //   hvp_ms               exact Hessian-vector product at batch 1000 vs PyTorch double backward
 // GenGap and PyTorch rounds alternate (the peer serves rounds on request), so both sides see the same
-// load on shared machines; medians are reported, with the median of the paired ratios in `pairedRatio`.
+// load on shared machines; medians of wall-clock rounds are reported, with the median of the paired
+// ratios in `pairedRatio` and the same comparison from each process's CPU time in `cpuTimeRatio` (less
+// sensitive to other processes competing for the cores).
 // Options: --steps K (default 50) --repeats R (default 7) --quick.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -60,8 +62,23 @@ function data(length: number, seed: number): Float32Array {
 
 type Measurement = 'train' | 'hvp' | 'gemm';
 
+/** One round's result from wall-clock time and from the process's CPU time, in the measurement's unit. */
+interface Round {
+  value: number;
+  cpu: number;
+}
+
+async function timed(work: () => Promise<unknown>, unit: (seconds: number) => number): Promise<Round> {
+  const cpu = process.cpuUsage();
+  const wall = performance.now();
+  await work();
+  const wallSeconds = (performance.now() - wall) / 1000;
+  const used = process.cpuUsage(cpu);
+  return { value: unit(wallSeconds), cpu: unit((used.user + used.system) / 1e6) };
+}
+
 /** One round of each measurement on the GenGap side. */
-async function gengapRounds(model: CompiledModel): Promise<Record<Measurement, () => Promise<number>>> {
+async function gengapRounds(model: CompiledModel): Promise<Record<Measurement, () => Promise<Round>>> {
   const g = new Graph('gemm');
   const b = new Builder(g);
   b.output(b.matmul(g.addInput('a', 'float32', [GEMM, GEMM]), g.addInput('b', 'float32', [GEMM, GEMM])), 'y');
@@ -79,21 +96,28 @@ async function gengapRounds(model: CompiledModel): Promise<Record<Measurement, (
   const hx = data(HVP_BATCH * WIDTHS[0]!, 4);
   const hy = Int32Array.from({ length: HVP_BATCH }, (_, i) => (i * 3) % WIDTHS.at(-1)!);
   const v = data(model.numParameters, 5);
-  const seconds = async (work: () => Promise<unknown>) => {
-    const t = performance.now();
-    await work();
-    return (performance.now() - t) / 1000;
-  };
   return {
-    train: async () => (STEPS * BATCH) / (await seconds(() => model.trainSteps({ x, y, learningRates }))),
-    hvp: async () => 1000 * (await seconds(() => model.hvp(hx, hy, v))),
-    gemm: async () => (2 * GEMM ** 3) / (await seconds(() => gemmSession.run(gemmFeeds))) / 1e9,
+    train: () =>
+      timed(
+        () => model.trainSteps({ x, y, learningRates }),
+        (t) => (STEPS * BATCH) / t,
+      ),
+    hvp: () =>
+      timed(
+        () => model.hvp(hx, hy, v),
+        (t) => 1000 * t,
+      ),
+    gemm: () =>
+      timed(
+        () => gemmSession.run(gemmFeeds),
+        (t) => (2 * GEMM ** 3) / t / 1e9,
+      ),
   };
 }
 
 interface Peer {
   torch: string;
-  measure(what: Measurement): Promise<number>;
+  measure(what: Measurement): Promise<Round>;
   close(): void;
 }
 
@@ -118,8 +142,10 @@ async function startPeer(): Promise<Peer> {
     measure: async (what) => {
       child.stdin.write(`${what}\n`);
       const reply = await next();
-      if (typeof reply.value !== 'number') throw new Error(`PyTorch peer: ${JSON.stringify(reply)}`);
-      return reply.value;
+      if (typeof reply.value !== 'number' || typeof reply.cpu !== 'number') {
+        throw new Error(`PyTorch peer: ${JSON.stringify(reply)}`);
+      }
+      return { value: reply.value, cpu: reply.cpu };
     },
     close: () => child.stdin.end(),
   };
@@ -129,25 +155,25 @@ interface Paired {
   gengap: number;
   reference: number;
   pairedRatio: number;
+  cpuTimeRatio: number;
 }
 
 /** Alternates GenGap and PyTorch rounds; ratios oriented so that > 1 favours GenGap. */
 async function paired(
-  gengap: () => Promise<number>,
-  reference: () => Promise<number>,
+  gengap: () => Promise<Round>,
+  reference: () => Promise<Round>,
   higherIsBetter: boolean,
 ): Promise<Paired> {
-  const ours: number[] = [];
-  const theirs: number[] = [];
-  const ratios: number[] = [];
-  for (let r = 0; r < REPEATS; r++) {
-    const a = await gengap();
-    const b = await reference();
-    ours.push(a);
-    theirs.push(b);
-    ratios.push(higherIsBetter ? a / b : b / a);
-  }
-  return { gengap: median(ours), reference: median(theirs), pairedRatio: Number(median(ratios).toFixed(3)) };
+  const rounds: [Round, Round][] = [];
+  for (let r = 0; r < REPEATS; r++) rounds.push([await gengap(), await reference()]);
+  const ratio = (a: number, b: number) => (higherIsBetter ? a / b : b / a);
+  const fixed = (v: number) => Number(v.toFixed(3));
+  return {
+    gengap: median(rounds.map(([a]) => a.value)),
+    reference: median(rounds.map(([, b]) => b.value)),
+    pairedRatio: fixed(median(rounds.map(([a, b]) => ratio(a.value, b.value)))),
+    cpuTimeRatio: fixed(median(rounds.map(([a, b]) => ratio(a.cpu, b.cpu)))),
+  };
 }
 
 /** Multiply-accumulates of one SGD step of the MLP: forward, weight gradients, input gradients past layer 1. */
@@ -179,7 +205,7 @@ async function main(): Promise<void> {
       reference: Number(gemm.reference.toFixed(2)),
       referenceName: 'pytorch-openblas torch.mm',
       better: 'higher',
-      extra: { n: GEMM, threads: 1, pairedRatio: gemm.pairedRatio },
+      extra: { n: GEMM, threads: 1, pairedRatio: gemm.pairedRatio, cpuTimeRatio: gemm.cpuTimeRatio },
     });
     printBench({
       bench: 'engine',
@@ -195,6 +221,7 @@ async function main(): Promise<void> {
         stepsPerCall: STEPS,
         optimizer: 'sgd',
         pairedRatio: train.pairedRatio,
+        cpuTimeRatio: train.cpuTimeRatio,
         // Achieved FLOP rate of the training step over the GEMM rate measured above.
         fractionOfGemmPeak: Number(
           ((trainStepFlops(WIDTHS, BATCH) * train.gengap) / BATCH / (gemm.gengap * 1e9)).toFixed(3),
@@ -209,7 +236,13 @@ async function main(): Promise<void> {
       reference: Number(hvp.reference.toFixed(2)),
       referenceName: 'pytorch-openblas double backward',
       better: 'lower',
-      extra: { ...shape, batch: HVP_BATCH, method: 'forward-over-reverse', pairedRatio: hvp.pairedRatio },
+      extra: {
+        ...shape,
+        batch: HVP_BATCH,
+        method: 'forward-over-reverse',
+        pairedRatio: hvp.pairedRatio,
+        cpuTimeRatio: hvp.cpuTimeRatio,
+      },
     });
   } finally {
     peer.close();

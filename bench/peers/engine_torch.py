@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # PyTorch peer of bench/engine.ts: the same MLP, batch, optimizer and step counts, on one thread.
 # Serves timing rounds on request so the benchmark can interleave GenGap and PyTorch rounds: each line
-# on stdin names a measurement ("train", "hvp" or "gemm"), each reply is one JSON line {"value": ...}:
+# on stdin names a measurement ("train", "hvp" or "gemm"), each reply is one JSON line
+# {"value": <from wall-clock time>, "cpu": <the same from this process's CPU time>}:
 #   train: samples/s of one round of --steps SGD steps at --batch (zero_grad, forward, backward, step)
 #   hvp:   milliseconds of one Hessian-vector product at --hvp-batch by double backward
 #   gemm:  GFLOP/s of one --gemm x --gemm matrix product
@@ -45,27 +46,33 @@ class Peer:
         self.ga = torch.randn(a.gemm, a.gemm)
         self.gb = torch.randn(a.gemm, a.gemm)
 
-    def train(self):
-        start = time.perf_counter()
+    def train_once(self):
         for k in range(self.steps):
             self.opt.zero_grad(set_to_none=True)
             loss = self.loss_fn(self.model(self.x[k]), self.y[k])
             loss.backward()
             self.opt.step()
-        return self.steps * self.batch / (time.perf_counter() - start)
 
-    def hvp(self):
-        start = time.perf_counter()
+    def hvp_once(self):
         loss = self.loss_fn(self.model(self.hx), self.hy)
         grads = torch.autograd.grad(loss, self.params, create_graph=True)
         dot = sum((g * vi).sum() for g, vi in zip(grads, self.v))
         torch.autograd.grad(dot, self.params)
-        return (time.perf_counter() - start) * 1000
 
-    def gemm(self):
-        start = time.perf_counter()
+    def gemm_once(self):
         torch.mm(self.ga, self.gb)
-        return 2 * self.gemm_n ** 3 / (time.perf_counter() - start) / 1e9
+
+    def measure(self, what):
+        """(wall seconds, CPU seconds) of one round converted to the measurement's unit."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        getattr(self, f"{what}_once")()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        unit = {
+            "train": lambda s: self.steps * self.batch / s,
+            "hvp": lambda s: s * 1000,
+            "gemm": lambda s: 2 * self.gemm_n ** 3 / s / 1e9,
+        }[what]
+        return {"value": unit(wall), "cpu": unit(cpu)}
 
 
 def main():
@@ -78,14 +85,14 @@ def main():
     a = p.parse_args()
     peer = Peer(a)
     for what in ("train", "hvp", "gemm"):  # warm-up
-        getattr(peer, what)()
+        peer.measure(what)
     print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
     for line in sys.stdin:
         what = line.strip()
         if what not in ("train", "hvp", "gemm"):
             print(json.dumps({"error": f"unknown measurement {what}"}), flush=True)
             continue
-        print(json.dumps({"value": getattr(peer, what)()}), flush=True)
+        print(json.dumps(peer.measure(what)), flush=True)
 
 
 if __name__ == "__main__":

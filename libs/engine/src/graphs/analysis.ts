@@ -6,12 +6,12 @@ import { jvp } from '../autodiff/jvp.ts';
 import { vjpOrZeros } from '../autodiff/vjp.ts';
 import { Builder } from '../ir/builder.ts';
 import { Graph } from '../ir/graph.ts';
-import type { DType, Value } from '../ir/types.ts';
+import type { Dim, DType, Value } from '../ir/types.ts';
 import { forwardLayers } from '../model/forward.ts';
 import { parameterLayout } from '../model/layout.ts';
 import type { ResolvedModel } from '../model/resolve.ts';
 import { correctPredictions, type LossConfig, oneHot, perExampleLoss } from '../train/losses.ts';
-import { BATCH, exampleInput, pack, parameterInputs, targetInput, targetsOf, unpack } from './io.ts';
+import { exampleInput, pack, parameterInputs, targetInput, targetsOf, unpack } from './io.ts';
 
 interface Prologue {
   g: Graph;
@@ -20,11 +20,11 @@ interface Prologue {
   x: Value;
 }
 
-function prologue(name: string, model: ResolvedModel, dtype: DType): Prologue {
+function prologue(name: string, model: ResolvedModel, dtype: DType, batch: Dim): Prologue {
   const g = new Graph(name);
   const b = new Builder(g);
   const params = parameterInputs(g, b, parameterLayout(model), dtype);
-  return { g, b, params, x: exampleInput(g, model, dtype, [BATCH]) };
+  return { g, b, params, x: exampleInput(g, model, dtype, [batch]) };
 }
 
 function meanLoss(b: Builder, perExample: Value): Value {
@@ -32,9 +32,9 @@ function meanLoss(b: Builder, perExample: Value): Value {
 }
 
 /** Inputs params, x, labels. Outputs loss, per_example_loss, logits, correct (bool). */
-export function buildEvalGraph(model: ResolvedModel, loss: LossConfig, dtype: DType): Graph {
-  const { g, b, params, x } = prologue('eval', model, dtype);
-  const targets = targetsOf(b, targetInput(g, model, dtype, [BATCH], false), false);
+export function buildEvalGraph(model: ResolvedModel, loss: LossConfig, dtype: DType, batch: Dim): Graph {
+  const { g, b, params, x } = prologue('eval', model, dtype, batch);
+  const targets = targetsOf(b, targetInput(g, model, dtype, [batch], false), false);
   const logits = forwardLayers(b, model, params, x, { training: false }).at(-1)!;
   const perExample = perExampleLoss(b, logits, targets, loss);
   b.output(meanLoss(b, perExample), 'loss');
@@ -50,9 +50,10 @@ export function buildGradientGraph(
   loss: LossConfig,
   dtype: DType,
   withHvp: boolean,
+  batch: Dim,
 ): Graph {
-  const { g, b, params, x } = prologue(withHvp ? 'hvp' : 'grad', model, dtype);
-  const targets = targetsOf(b, targetInput(g, model, dtype, [BATCH], false), false);
+  const { g, b, params, x } = prologue(withHvp ? 'hvp' : 'grad', model, dtype, batch);
+  const targets = targetsOf(b, targetInput(g, model, dtype, [batch], false), false);
   const logits = forwardLayers(b, model, params, x, { training: false }).at(-1)!;
   const lossValue = meanLoss(b, perExampleLoss(b, logits, targets, loss));
   const grads = vjpOrZeros(b, lossValue, b.scalarLike(lossValue, 1), params);
@@ -81,8 +82,9 @@ export function buildInputGradientGraph(
   loss: LossConfig,
   dtype: DType,
   target: 'loss' | 'logit',
+  batch: Dim,
 ): Graph {
-  const { g, b, params, x } = prologue(`input_gradient_${target}`, model, dtype);
+  const { g, b, params, x } = prologue(`input_gradient_${target}`, model, dtype, batch);
   const layers = forwardLayers(b, model, params, x, { training: false });
   const logits = layers.at(-1)!;
   const wrt = model.inputKind === 'codes' ? layers[0]! : x;
@@ -91,13 +93,13 @@ export function buildInputGradientGraph(
     const perExample = perExampleLoss(
       b,
       logits,
-      targetsOf(b, targetInput(g, model, dtype, [BATCH], false), false),
+      targetsOf(b, targetInput(g, model, dtype, [batch], false), false),
       loss,
     );
     objective = b.reduceSum(perExample, [0], false);
     b.output(perExample, 'per_example_loss');
   } else {
-    const classes = b.cast(g.addInput('classes', 'int32', [BATCH]), 'int64');
+    const classes = b.cast(g.addInput('classes', 'int32', [batch]), 'int64');
     objective = b.reduceSum(b.mul(logits, oneHot(b, classes, model.numOutputs, logits)), [0, 1], false);
   }
   const [gradient] = vjpOrZeros(b, objective, b.scalarLike(objective, 1), [wrt]);
@@ -108,8 +110,8 @@ export function buildInputGradientGraph(
 }
 
 /** Inputs params, x. Output embedding: the activations of layer `layer` [N, ...]. */
-export function buildEmbedGraph(model: ResolvedModel, dtype: DType, layer: number): Graph {
-  const { g, b, params, x } = prologue(`embed_${layer}`, model, dtype);
+export function buildEmbedGraph(model: ResolvedModel, dtype: DType, layer: number, batch: Dim): Graph {
+  const { g, b, params, x } = prologue(`embed_${layer}`, model, dtype, batch);
   b.output(forwardLayers(b, model, params, x, { training: false, upTo: layer }).at(-1)!, 'embedding');
   return g;
 }
@@ -118,8 +120,8 @@ export function buildEmbedGraph(model: ResolvedModel, dtype: DType, layer: numbe
  * Inputs params, x, target (layer `layer`'s activations to match). Outputs per_example_loss
  * ||embed(x_i) - target_i||^2 and input_gradient (its gradient with respect to x_i).
  */
-export function buildInversionGraph(model: ResolvedModel, dtype: DType, layer: number): Graph {
-  const { g, b, params, x } = prologue(`inversion_${layer}`, model, dtype);
+export function buildInversionGraph(model: ResolvedModel, dtype: DType, layer: number, batch: Dim): Graph {
+  const { g, b, params, x } = prologue(`inversion_${layer}`, model, dtype, batch);
   const embedding = forwardLayers(b, model, params, x, { training: false, upTo: layer }).at(-1)!;
   const target = g.addInput('target', dtype, embedding.shape);
   const diff = b.sub(embedding, target);

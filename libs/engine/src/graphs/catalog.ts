@@ -2,6 +2,7 @@
 // to ONNX bytes.
 import { lowerGraph } from '../autodiff/lowering/lower.ts';
 import type { Graph } from '../ir/graph.ts';
+import type { Dim } from '../ir/types.ts';
 import type { ResolvedModel } from '../model/resolve.ts';
 import { serializeModel } from '../onnx/serialize.ts';
 import type { FloatDType } from '../runtime/tensors.ts';
@@ -13,6 +14,7 @@ import {
   buildInputGradientGraph,
   buildInversionGraph,
 } from './analysis.ts';
+import { BATCH } from './io.ts';
 import { buildSingleStepGraph, buildTrainLoopGraph } from './train.ts';
 
 export type GraphKind =
@@ -32,6 +34,8 @@ export interface GraphContext {
   model: ResolvedModel;
   setup: TrainSetup;
   dtype: FloatDType;
+  /** Examples per graph call; a number gives constant shapes (faster), the default 'N' any size. */
+  batch?: Dim;
 }
 
 function layerOf(kind: string, model: ResolvedModel): number {
@@ -42,28 +46,29 @@ function layerOf(kind: string, model: ResolvedModel): number {
   return layer;
 }
 
-export function buildGraph(kind: GraphKind, { model, setup, dtype }: GraphContext): Graph {
+export function buildGraph(kind: GraphKind, { model, setup, dtype, batch = BATCH }: GraphContext): Graph {
   const soft = kind.endsWith('Soft');
   switch (kind) {
     case 'trainLoop':
     case 'trainLoopSoft':
-      return buildTrainLoopGraph(model, setup, { dtype, soft });
+      return buildTrainLoopGraph(model, setup, { dtype, soft, batch });
     case 'trainStep':
     case 'trainStepSoft':
-      return buildSingleStepGraph(model, setup, { dtype, soft });
+      return buildSingleStepGraph(model, setup, { dtype, soft, batch });
     case 'eval':
-      return buildEvalGraph(model, setup.loss, dtype);
+      return buildEvalGraph(model, setup.loss, dtype, batch);
     case 'grad':
-      return buildGradientGraph(model, setup.loss, dtype, false);
+      return buildGradientGraph(model, setup.loss, dtype, false, batch);
     case 'hvp':
-      return buildGradientGraph(model, setup.loss, dtype, true);
+      return buildGradientGraph(model, setup.loss, dtype, true, batch);
     case 'inputGradientLoss':
-      return buildInputGradientGraph(model, setup.loss, dtype, 'loss');
+      return buildInputGradientGraph(model, setup.loss, dtype, 'loss', batch);
     case 'inputGradientLogit':
-      return buildInputGradientGraph(model, setup.loss, dtype, 'logit');
+      return buildInputGradientGraph(model, setup.loss, dtype, 'logit', batch);
     default:
-      if (kind.startsWith('embed:')) return buildEmbedGraph(model, dtype, layerOf(kind, model));
-      if (kind.startsWith('inversion:')) return buildInversionGraph(model, dtype, layerOf(kind, model));
+      if (kind.startsWith('embed:')) return buildEmbedGraph(model, dtype, layerOf(kind, model), batch);
+      if (kind.startsWith('inversion:'))
+        return buildInversionGraph(model, dtype, layerOf(kind, model), batch);
       throw new Error(`unknown graph kind ${kind}`);
   }
 }

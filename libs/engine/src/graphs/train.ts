@@ -3,14 +3,16 @@
 // metrics come back as scan outputs [K]. The single-step graph runs the same body once.
 import { Builder } from '../ir/builder.ts';
 import { Graph } from '../ir/graph.ts';
-import { attr, type DType, type Value } from '../ir/types.ts';
+import { attr, type Dim, type DType, type Value } from '../ir/types.ts';
 import { type FlatLayout, optimizerLayout, parameterLayout } from '../model/layout.ts';
 import type { ResolvedModel } from '../model/resolve.ts';
 import { buildTrainStep, type StepOutputs, type TrainSetup } from '../train/step.ts';
-import { BATCH, exampleInput, hasDropout, pack, STEPS, targetInput, targetsOf, unpack } from './io.ts';
+import { exampleInput, hasDropout, pack, STEPS, targetInput, targetsOf, unpack } from './io.ts';
 
 export interface TrainGraphOptions {
   dtype: DType;
+  /** Examples per step: a number specialises the graph (constant shapes), a symbol keeps it general. */
+  batch: Dim;
   /** Soft-label targets [.., C] (distillation) instead of integer labels. */
   soft: boolean;
 }
@@ -53,8 +55,8 @@ export function buildSingleStepGraph(model: ResolvedModel, setup: TrainSetup, o:
     layouts.state.size > 0
       ? unpack(b, g.addInput('optimizer_state', o.dtype, [layouts.state.size]), layouts.state)
       : [];
-  const x = exampleInput(g, model, o.dtype, [BATCH]);
-  const targets = targetsOf(b, targetInput(g, model, o.dtype, [BATCH], o.soft), o.soft);
+  const x = exampleInput(g, model, o.dtype, [o.batch]);
+  const targets = targetsOf(b, targetInput(g, model, o.dtype, [o.batch], o.soft), o.soft);
   const learningRate = g.addInput('learning_rate', 'float64', []);
   const stepSeed = hasDropout(model) ? g.addInput('step_seed', 'uint32', []) : undefined;
   const out = buildTrainStep(b, model, setup, {
@@ -86,8 +88,8 @@ export function buildTrainLoopGraph(model: ResolvedModel, setup: TrainSetup, o: 
     layouts.state.size > 0
       ? unpack(b, g.addInput('optimizer_state', o.dtype, [layouts.state.size]), layouts.state)
       : [];
-  const xs = exampleInput(g, model, o.dtype, [STEPS, BATCH]);
-  const ys = targetInput(g, model, o.dtype, [STEPS, BATCH], o.soft);
+  const xs = exampleInput(g, model, o.dtype, [STEPS, o.batch]);
+  const ys = targetInput(g, model, o.dtype, [STEPS, o.batch], o.soft);
   const learningRates = g.addInput('learning_rates', 'float64', [STEPS]);
   const seeds = hasDropout(model) ? g.addInput('step_seeds', 'uint32', [STEPS]) : undefined;
 

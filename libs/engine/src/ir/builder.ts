@@ -207,7 +207,14 @@ export class Builder {
     for (let i = 0; i < g.shape.length; i++) {
       if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
     }
-    // Summing only leading axes (a bias cotangent) needs no reshape afterwards.
+    const rows = g.shape[0];
+    if (g.shape.length === 2 && lead === 1 && axes.length === 1 && typeof rows === 'number') {
+      // A bias cotangent: ones[1, M] @ g runs several times faster in onnxruntime than ReduceSum over
+      // the leading axis.
+      const ones = this.constant({ dtype: g.dtype, shape: [1, rows], data: new Array<number>(rows).fill(1) });
+      return this.reshapeLike(this.matmul(ones, g), like);
+    }
+    // Summing only leading axes needs no reshape afterwards.
     const onlyLeading = axes.length === lead;
     const summed = axes.length > 0 ? this.reduceSum(g, axes, !onlyLeading) : g;
     return this.reshapeLike(summed, like);

@@ -68,7 +68,7 @@ async function runChunks(
   const params = m.parameterTensor(parameters);
   for (let start = 0; start < n; start += m.chunkSize) {
     const end = Math.min(n, start + m.chunkSize);
-    collect(start, end, await m.run(kind, { params, ...feeds(start, end) }));
+    collect(start, end, await m.run(kind, { params, ...feeds(start, end) }, end - start));
   }
 }
 

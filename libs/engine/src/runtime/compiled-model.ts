@@ -36,6 +36,9 @@ import {
   uint32Tensor,
 } from './tensors.ts';
 
+/** Batch sizes per graph kind that get their own specialised graph and session. */
+const SPECIALISED_BATCH_SIZES = 4;
+
 export interface RuntimeSettings {
   dtype: FloatDType;
   device: DeviceName;
@@ -85,7 +88,8 @@ export class CompiledModel {
   readonly numOutputs: number;
   readonly model: ResolvedModel;
   readonly setup: TrainSetup;
-  private readonly sessions = new Map<GraphKind, Promise<ort.InferenceSession>>();
+  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+  private readonly batchSizes = new Map<GraphKind, Set<number>>();
 
   constructor(model: ResolvedModel, setup: TrainSetup, settings: RuntimeSettings) {
     this.model = model;
@@ -128,28 +132,50 @@ export class CompiledModel {
   }
 
   /** The graph of one kind, as built (before lowering); for inspection and tests. */
-  graph(kind: GraphKind): Graph {
-    return buildGraph(kind, { model: this.model, setup: this.setup, dtype: this.dtype });
+  graph(kind: GraphKind, batch?: number): Graph {
+    return buildGraph(kind, this.context(batch));
   }
 
-  /** ONNX bytes of one graph kind, exactly as onnxruntime loads them. */
-  onnxModel(kind: GraphKind): Uint8Array {
-    return graphBytes(kind, { model: this.model, setup: this.setup, dtype: this.dtype });
+  /** ONNX bytes of one graph kind (for any batch size, or specialised to one), as onnxruntime loads them. */
+  onnxModel(kind: GraphKind, batch?: number): Uint8Array {
+    return graphBytes(kind, this.context(batch));
   }
 
-  /** The (cached) session of one graph kind. */
-  session(kind: GraphKind): Promise<ort.InferenceSession> {
-    let s = this.sessions.get(kind);
+  private context(batch: number | undefined) {
+    return {
+      model: this.model,
+      setup: this.setup,
+      dtype: this.dtype,
+      ...(batch !== undefined ? { batch } : {}),
+    };
+  }
+
+  /**
+   * The cached session of one graph kind. Graphs are specialised to the batch size (constant shapes run
+   * faster) for the first few sizes seen per kind; further sizes share one graph for any size.
+   */
+  session(kind: GraphKind, batch?: number): Promise<ort.InferenceSession> {
+    const sizes = this.batchSizes.get(kind) ?? new Set<number>();
+    this.batchSizes.set(kind, sizes);
+    const specialised = batch !== undefined && (sizes.has(batch) || sizes.size < SPECIALISED_BATCH_SIZES);
+    if (specialised) sizes.add(batch);
+    const key = specialised ? `${kind}@${batch}` : kind;
+    let s = this.sessions.get(key);
     if (s === undefined) {
-      s = createSession(this.onnxModel(kind), { device: this.device, threads: this.threads });
-      this.sessions.set(kind, s);
-      s.catch(() => this.sessions.delete(kind));
+      const bytes = this.onnxModel(kind, specialised ? batch : undefined);
+      s = createSession(bytes, { device: this.device, threads: this.threads });
+      this.sessions.set(key, s);
+      s.catch(() => this.sessions.delete(key));
     }
     return s;
   }
 
-  async run(kind: GraphKind, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
-    return (await this.session(kind)).run(feeds);
+  async run(
+    kind: GraphKind,
+    feeds: Record<string, ort.Tensor>,
+    batch?: number,
+  ): Promise<ort.InferenceSession.ReturnType> {
+    return (await this.session(kind, batch)).run(feeds);
   }
 
   examples(x: Examples, field = 'x'): ExampleBatches {
@@ -209,7 +235,7 @@ export class CompiledModel {
         [k],
       );
     }
-    const results = await this.run(soft ? 'trainLoopSoft' : 'trainLoop', feeds);
+    const results = await this.run(soft ? 'trainLoopSoft' : 'trainLoop', feeds, n);
     this.absorbState(results);
     const metric = (name: string) => Float64Array.from(floatData(outputOf(results, name)));
     return {
@@ -239,7 +265,7 @@ export class CompiledModel {
     };
     if (hasDropout(this.model))
       feeds.step_seed = uint32Tensor([stepSeed(options.seed ?? 0, options.step ?? 0)], []);
-    const results = await this.run(soft ? 'trainStepSoft' : 'trainStep', feeds);
+    const results = await this.run(soft ? 'trainStepSoft' : 'trainStep', feeds, n);
     this.absorbState(results);
     const one = (name: string) => Float64Array.of(scalarOf(outputOf(results, name)));
     return { losses: one('loss'), gradientNorms: one('gradient_norm'), accuracies: one('accuracy') };
