@@ -316,9 +316,9 @@ describe('charts follow the swept axes of any experiment', () => {
         'labelCorruption=0.2',
         'labelCorruption=0.5',
         'labelCorruption=1',
-        'labelCorruption=0, inputs=shufflePixels',
-        'labelCorruption=0, inputs=randomPixels',
-        'labelCorruption=0, inputs=gaussianInputs',
+        'labelCorruption=0, shufflePixels',
+        'labelCorruption=0, randomPixels',
+        'labelCorruption=0, gaussianInputs',
       ],
     );
     assert.ok(existsSync(join(dir, 'charts/test-error-vs-cell.svg')));

@@ -223,7 +223,7 @@ class LinesDisplay extends RunTracker implements ProgressDisplay {
   }
 
   protected onPhase(phase: string): void {
-    this.log(`[${this.done()}/${this.total}] ${phase}`);
+    this.log(/\d+\/\d+/.test(phase) ? phase : `[${this.done()}/${this.total}] ${phase}`);
   }
 
   protected onOverall(): void {}

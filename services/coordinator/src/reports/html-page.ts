@@ -118,7 +118,8 @@ figcaption { color: #444; max-width: 900px; } .links { margin-left: 8px; font-si
 table.data { border-collapse: collapse; font-size: 12.5px; margin: 6px 0 16px; }
 table.data th, table.data td { border-bottom: 1px solid #e4e4e4; padding: 3px 10px 3px 0; text-align: left; white-space: nowrap; }
 table.data td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.images { display: flex; flex-wrap: wrap; gap: 16px; } figure.image img { image-rendering: pixelated; max-width: 480px; border: 1px solid #ddd; }
+.images { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
+figure.image { width: 340px; margin: 0; font-size: 12.5px; } figure.image img { image-rendering: pixelated; width: 100%; border: 1px solid #ddd; }
 footer { margin-top: 40px; color: #666; font-size: 12px; }
 `;
 

@@ -164,7 +164,7 @@ export async function buildReport(input: ReportInput, outDir: string): Promise<R
         'status',
         `${stateName(experiment.status?.state)}${experiment.status?.phase ? ` (${experiment.status.phase})` : ''}`,
       ],
-      ['runs', String(input.runs.length)],
+      ['runs', runCounts(input)],
       ['seeds', String(ctx.distinctSeeds)],
     ],
     notes: [...input.notes, ...problems],
@@ -179,6 +179,17 @@ export async function buildReport(input: ReportInput, outDir: string): Promise<R
   await rename(`${htmlPath}.tmp`, htmlPath);
   files.push(htmlPath);
   return { htmlPath, files, problems };
+}
+
+/** "8 (7 succeeded, 1 failed)": the runs by state. */
+function runCounts(input: ReportInput): string {
+  const byState = new Map<string, number>();
+  for (const r of input.runs) {
+    const state = stateName(r.run.status?.state);
+    byState.set(state, (byState.get(state) ?? 0) + 1);
+  }
+  const parts = [...byState].map(([state, n]) => `${n} ${state}`);
+  return `${input.runs.length}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`;
 }
 
 /** Renders one chart; a chart that fails (e.g. a malformed service plot) is left out and reported. */

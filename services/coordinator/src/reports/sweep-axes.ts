@@ -134,8 +134,9 @@ export function axisValue(run: ExperimentRun, axis: SweptAxis): number | string 
   return axis.labelOf?.[text] ?? compactLabel(parseParameter(text));
 }
 
-/** "a=1, b=x" for the given axes; empty string when there are none. */
+/** The values of the given axes: "x" for one axis, "a=1, b=x" for several, "" for none. */
 export function groupLabel(run: ExperimentRun, axes: readonly SweptAxis[]): string {
+  if (axes.length === 1) return String(axisValue(run, axes[0] as SweptAxis));
   return axes.map((a) => `${a.name}=${axisValue(run, a)}`).join(', ');
 }
 

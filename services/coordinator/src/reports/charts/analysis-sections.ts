@@ -191,7 +191,8 @@ export function analysisSections(ctx: ReportContext): ReportSection[] {
     sections.push(
       section(`analysis-${stem}`, group.name === group.kind ? kindTitle : `${kindTitle}: ${group.name}`, {
         intro: `${group.items.length} result(s) of the "${group.name}" analysis.`,
-        charts: [...drawn.charts, ...servicePlots(group.items, stem)],
+        // The service's own plots stand in where GenGap has no chart of its own for the result.
+        charts: drawn.charts.length > 0 ? drawn.charts : servicePlots(group.items, stem),
         tables: drawn.tables,
         images: images.map((img, k) => ({
           src: `analyses/${fileStem(`${img.analysisId}-${k}-${img.artifact}`)}.png`,

@@ -29,7 +29,7 @@ function cellOutcomeAxis(ctx: ReportContext): OutcomeAxis {
     ctx.axes
       .map((a) => [a.name, axisValue(v.record.run, a)] as const)
       .filter(([, value]) => value !== 'none')
-      .map(([name, value]) => `${name}=${value}`)
+      .map(([name, value]) => (typeof value === 'number' ? `${name}=${value}` : value))
       .join(', ') || 'base cell';
   return {
     name: 'cell',
@@ -75,13 +75,27 @@ function outcomes(ctx: ReportContext, axis: OutcomeAxis): Outcome[] {
 function xEncoding(axis: SweptAxis): Record<string, unknown> {
   return axis.kind === 'numeric'
     ? { field: 'x', type: 'quantitative', title: axis.name, scale: { zero: false, nice: false } }
-    : { field: 'x', type: 'nominal', title: axis.name, sort: axis.values, axis: { labelAngle: -20 } };
+    : {
+        field: 'x',
+        type: 'nominal',
+        title: axis.name,
+        sort: axis.values,
+        axis: { labelAngle: -30, labelLimit: 260 },
+      };
 }
 
-function groupColor(hasGroups: boolean, others: SweptAxis[]): Record<string, unknown> {
-  return hasGroups
-    ? { color: { field: 'group', type: 'nominal', title: others.map((a) => a.name).join(', ') } }
-    : {};
+/** Colour by the other axes' values, in the order the runs list them (the spec's order). */
+function groupColor(hasGroups: boolean, others: SweptAxis[], data?: Outcome[]): Record<string, unknown> {
+  if (!hasGroups) return {};
+  const domain = data ? [...new Set(data.map((o) => o.group))] : undefined;
+  return {
+    color: {
+      field: 'group',
+      type: 'nominal',
+      title: others.map((a) => a.name).join(', '),
+      ...(domain ? { scale: { domain } } : {}),
+    },
+  };
 }
 
 function timeToFitChart(axis: OutcomeAxis, data: Outcome[]): ChartDraft {
@@ -89,13 +103,19 @@ function timeToFitChart(axis: OutcomeAxis, data: Outcome[]): ChartDraft {
   const hasGroups = others.length > 0;
   const rows = data.map((o) => o.row);
   const unfitted = rows.filter((r) => !r.fitted).length;
-  const shape = {
-    field: 'fitted',
-    type: 'nominal',
-    title: 'train accuracy 100%',
-    scale: { domain: [true, false], range: ['circle', 'triangle-up'] },
-    legend: { labelExpr: "datum.label == 'true' ? 'reached' : 'not reached (last epoch shown)'" },
-  };
+  // Runs that never fitted are drawn as triangles at the last epoch they trained (a lower bound).
+  const shape =
+    unfitted === 0
+      ? {}
+      : {
+          shape: {
+            field: 'fitted',
+            type: 'nominal',
+            title: '100% train acc.',
+            scale: { domain: [true, false], range: ['circle', 'triangle-up'] },
+            legend: { labelExpr: "datum.label == 'true' ? 'reached' : 'not reached'" },
+          },
+        };
   const mean =
     axis.kind === 'numeric'
       ? {
@@ -104,7 +124,7 @@ function timeToFitChart(axis: OutcomeAxis, data: Outcome[]): ChartDraft {
           encoding: {
             x: xEncoding(axis),
             y: { aggregate: 'mean', field: 'time_to_fit_epoch', type: 'quantitative' },
-            ...groupColor(hasGroups, others),
+            ...groupColor(hasGroups, others, data),
           },
         }
       : {
@@ -113,7 +133,7 @@ function timeToFitChart(axis: OutcomeAxis, data: Outcome[]): ChartDraft {
           encoding: {
             x: xEncoding(axis),
             y: { aggregate: 'mean', field: 'time_to_fit_epoch', type: 'quantitative' },
-            ...groupColor(hasGroups, others),
+            ...groupColor(hasGroups, others, data),
             ...(hasGroups ? { xOffset: { field: 'group', type: 'nominal' } } : {}),
           },
         };
@@ -141,8 +161,8 @@ function timeToFitChart(axis: OutcomeAxis, data: Outcome[]): ChartDraft {
               type: 'quantitative',
               title: 'epochs to 100% train accuracy',
             },
-            shape,
-            ...groupColor(hasGroups, others),
+            ...shape,
+            ...groupColor(hasGroups, others, data),
             ...(hasGroups && axis.kind !== 'numeric' ? { xOffset: { field: 'group', type: 'nominal' } } : {}),
           },
         },
@@ -191,13 +211,13 @@ function errorChart(ctx: ReportContext, axis: OutcomeAxis, data: Outcome[]): Cha
               x: xEncoding(axis),
               y: { ...y, aggregate: 'mean' },
               detail: { field: 'split', type: 'nominal' },
-              ...groupColor(hasGroups, others),
+              ...groupColor(hasGroups, others, data),
               ...splitChannel,
             },
           },
           {
             mark: { type: 'point', filled: true, size: 50, opacity: 0.8 },
-            encoding: { x: xEncoding(axis), y, ...groupColor(hasGroups, others), ...pointSplit },
+            encoding: { x: xEncoding(axis), y, ...groupColor(hasGroups, others, data), ...pointSplit },
           },
         ]
       : [
