@@ -7,7 +7,8 @@
 // load on shared machines; medians of wall-clock rounds are reported, with the median of the paired
 // ratios in `pairedRatio` and the same comparison from each process's CPU time in `cpuTimeRatio` (less
 // sensitive to other processes competing for the cores).
-// Options: --steps K (default 50) --repeats R (default 7) --quick.
+// Options: --steps K (default 50) --repeats R (default 7) --quick; GENGAP_BENCH_VERBOSE=1 prints every round
+// to stderr.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -166,6 +167,7 @@ async function paired(
 ): Promise<Paired> {
   const rounds: [Round, Round][] = [];
   for (let r = 0; r < REPEATS; r++) rounds.push([await gengap(), await reference()]);
+  if (process.env.GENGAP_BENCH_VERBOSE) console.error(JSON.stringify(rounds));
   const ratio = (a: number, b: number) => (higherIsBetter ? a / b : b / a);
   const fixed = (v: number) => Number(v.toFixed(3));
   return {

@@ -16,7 +16,10 @@ function spec(initializer: Initializer): ModelSpec {
 async function weights(initializer: Initializer, seed = 1): Promise<{ w: Float32Array; b: Float32Array }> {
   const m = await compileModel(spec(initializer));
   m.initParameters(seed);
-  return { w: m.parameters.view('fc.weight') as Float32Array, b: m.parameters.view('fc.bias') as Float32Array };
+  return {
+    w: m.parameters.view('fc.weight') as Float32Array,
+    b: m.parameters.view('fc.bias') as Float32Array,
+  };
 }
 
 const std = (v: ArrayLike<number>) => {

@@ -84,6 +84,28 @@ describe('training runtime', () => {
     assert.deepEqual(single.parameters.data, loop.parameters.data);
   });
 
+  it('repeats one batch at every step with sameBatch (full-batch gradient descent)', async () => {
+    const stacked = await compileModel(spec, { optimizer: adam });
+    stacked.initParameters(4);
+    const shared = await compileModel(spec, { optimizer: adam });
+    shared.parameters.load(stacked.parameters.data);
+    const one = rows(0, 1);
+    const copies = {
+      x: Float32Array.from({ length: 3 * one.x.length }, (_, i) => one.x[i % one.x.length]!),
+      y: Int32Array.from({ length: 3 * one.y.length }, (_, i) => one.y[i % one.y.length]!),
+    };
+    const a = await stacked.trainSteps({ ...copies, learningRates: [0.01, 0.02, 0.03], seed: 2 });
+    const b = await shared.trainSteps({
+      x: one.x,
+      y: one.y,
+      learningRates: [0.01, 0.02, 0.03],
+      seed: 2,
+      sameBatch: true,
+    });
+    assert.deepEqual([...b.losses], [...a.losses]);
+    assert.deepEqual(shared.parameters.data, stacked.parameters.data);
+  });
+
   it('keeps frozen parameters fixed and trains the rest', async () => {
     const m = await compileModel(mlp([6, 8, 3]), { frozenParameters: ['0.dense.weight', '0.dense.bias'] });
     m.initParameters(7);

@@ -7,7 +7,7 @@ import { attr, type Dim, type DType, type Value } from '../ir/types.ts';
 import { type FlatLayout, optimizerLayout, parameterLayout } from '../model/layout.ts';
 import type { ResolvedModel } from '../model/resolve.ts';
 import { buildTrainStep, type StepOutputs, type TrainSetup } from '../train/step.ts';
-import { exampleInput, hasDropout, pack, STEPS, targetInput, targetsOf, unpack } from './io.ts';
+import { BATCHES, exampleInput, hasDropout, pack, STEPS, targetInput, targetsOf, unpack } from './io.ts';
 
 export interface TrainGraphOptions {
   dtype: DType;
@@ -75,7 +75,8 @@ export function buildSingleStepGraph(model: ResolvedModel, setup: TrainSetup, o:
 }
 
 /**
- * Graph inputs: params, optimizer_state?, x [K, N, ..], labels [K, N] | targets [K, N, C],
+ * Graph inputs: params, optimizer_state?, x [B, N, ..], labels [B, N] | targets [B, N, C] (step k uses
+ * batch k mod B),
  * learning_rates [K] (f64), step_seeds [K] (u32, models with dropout). Outputs: params_out,
  * optimizer_state_out?, losses [K], gradient_norms [K], accuracies [K].
  */
@@ -88,8 +89,8 @@ export function buildTrainLoopGraph(model: ResolvedModel, setup: TrainSetup, o: 
     layouts.state.size > 0
       ? unpack(b, g.addInput('optimizer_state', o.dtype, [layouts.state.size]), layouts.state)
       : [];
-  const xs = exampleInput(g, model, o.dtype, [STEPS, o.batch]);
-  const ys = targetInput(g, model, o.dtype, [STEPS, o.batch], o.soft);
+  const xs = exampleInput(g, model, o.dtype, [BATCHES, o.batch]);
+  const ys = targetInput(g, model, o.dtype, [BATCHES, o.batch], o.soft);
   const learningRates = g.addInput('learning_rates', 'float64', [STEPS]);
   const seeds = hasDropout(model) ? g.addInput('step_seeds', 'uint32', [STEPS]) : undefined;
 
@@ -99,9 +100,21 @@ export function buildTrainLoopGraph(model: ResolvedModel, setup: TrainSetup, o: 
   const condition = body.addInput('condition', 'bool', []);
   const carried = [...params, ...state].map((v, i) => body.addInput(`carried_${i}`, v.dtype, v.shape));
   const pick = (stacked: Value) => bb.op('Gather', [stacked, iteration], { axis: attr.int(0) });
+  // Examples stacked [B, N, ...] are used in turn: step k takes batch k mod B, so B = 1 repeats one
+  // batch at every step (full-batch gradient descent) without K copies of the data.
+  const pickBatch = (stacked: Value) => {
+    const count = bb.op(
+      'Gather',
+      [bb.shapeOf(stacked), bb.constant({ dtype: 'int64', shape: [], data: [0] })],
+      {
+        axis: attr.int(0),
+      },
+    );
+    return bb.op('Gather', [stacked, bb.op('Mod', [iteration, count])], { axis: attr.int(0) });
+  };
   const out = buildTrainStep(bb, model, setup, {
-    x: pick(xs),
-    targets: targetsOf(bb, pick(ys), o.soft),
+    x: pickBatch(xs),
+    targets: targetsOf(bb, pickBatch(ys), o.soft),
     learningRate: pick(learningRates),
     params: carried.slice(0, params.length),
     state: carried.slice(params.length),

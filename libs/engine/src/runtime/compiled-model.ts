@@ -47,9 +47,12 @@ export interface RuntimeSettings {
 }
 
 export interface TrainBatch {
-  /** K stacked batches of N examples, row-major [K, N, ...inputShape] (Int32Array codes for embedding models). */
+  /**
+   * K stacked batches of N examples, row-major [K, N, ...inputShape] (Int32Array codes for embedding
+   * models), or one batch [N, ...] with `sameBatch`.
+   */
   x: Examples;
-  /** Integer labels [K, N], or soft targets [K, N, numOutputs] (distillation). */
+  /** Integer labels [K, N], or soft targets [K, N, numOutputs] (distillation); [N] / [N, C] with `sameBatch`. */
   y: Int32Array | FloatArray;
   /** The learning rate of each of the K steps (schedules live in the caller). */
   learningRates: ArrayLike<number>;
@@ -57,6 +60,11 @@ export interface TrainBatch {
   seed?: number;
   /** Global index of the first of the K steps. Default 0. */
   firstStep?: number;
+  /**
+   * x and y hold a single batch [N, ...] used at every one of the K steps (full-batch gradient descent)
+   * instead of K stacked batches. Default false.
+   */
+  sameBatch?: boolean;
 }
 
 export interface TrainMetrics {
@@ -218,14 +226,15 @@ export class CompiledModel {
     const k = batch.learningRates.length;
     if (k < 1) throw new EngineSpecError('learningRates', 'at least one step is needed');
     const soft = !(batch.y instanceof Int32Array);
-    const n = rowCount('y', batch.y.length, k * (soft ? this.numOutputs : 1));
+    const batches = batch.sameBatch ? 1 : k;
+    const n = rowCount('y', batch.y.length, batches * (soft ? this.numOutputs : 1));
     const x = this.examples(batch.x);
-    x.requireRows(k * n);
+    x.requireRows(batches * n);
     const feeds: Record<string, ort.Tensor> = {
       params: this.parameterTensor(),
       ...this.stateFeeds(),
-      x: x.tensor(0, k * n, [k, n]),
-      ...this.targetFeed(batch.y, [k, n]),
+      x: x.tensor(0, batches * n, [batches, n]),
+      ...this.targetFeed(batch.y, [batches, n]),
       learning_rates: float64Tensor(batch.learningRates, [k]),
     };
     if (hasDropout(this.model)) {
