@@ -80,11 +80,14 @@ class EngineAnalysisModel implements AnalysisModel {
   readonly checkpoint: LoadedCheckpoint;
   readonly parameters: Float64Array;
   readonly blocks: readonly ParameterBlock[];
+  /** The checkpoint's parameters in the engine's dtype, fed as they are (no conversion per call). */
+  private readonly native: Float32Array | Float64Array;
 
   constructor(engine: CompiledModel, checkpoint: LoadedCheckpoint) {
     this.engine = engine;
     this.checkpoint = checkpoint;
     this.parameters = flattenParameters(engine, checkpoint);
+    this.native = engine.dtype === 'float32' ? Float32Array.from(this.parameters) : this.parameters;
     this.blocks = parameterBlocks(engine);
   }
 
@@ -98,28 +101,28 @@ class EngineAnalysisModel implements AnalysisModel {
 
   async evaluate(examples: ExampleSet, parameters?: ArrayLike<number>): Promise<EvaluationSummary> {
     const r = await this.engine.evaluate(examples.x, examples.y, {
-      parameters: parameters ?? this.parameters,
+      parameters: parameters ?? this.native,
     });
     return { loss: r.loss, accuracy: r.accuracy };
   }
 
   async lossAndGradient(examples: ExampleSet, parameters?: ArrayLike<number>) {
     const r = await this.engine.gradient(examples.x, examples.y, {
-      parameters: parameters ?? this.parameters,
+      parameters: parameters ?? this.native,
     });
     return { loss: r.loss, gradient: r.gradient };
   }
 
   async hvp(examples: ExampleSet, vector: ArrayLike<number>, parameters?: ArrayLike<number>) {
     const r = await this.engine.hvp(examples.x, examples.y, vector, {
-      parameters: parameters ?? this.parameters,
+      parameters: parameters ?? this.native,
     });
     return r.hvp;
   }
 
   async logits(examples: ExampleSet, parameters?: ArrayLike<number>) {
     const r = await this.engine.evaluate(examples.x, examples.y, {
-      parameters: parameters ?? this.parameters,
+      parameters: parameters ?? this.native,
     });
     return r.logits;
   }

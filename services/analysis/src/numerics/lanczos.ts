@@ -61,7 +61,8 @@ export async function lanczosDecomposition(
   for (let j = 0; j < maxSteps; j++) {
     throwIfAborted(options.signal);
     const q = dec.basis[j]!;
-    const w = Float64Array.from(await op.apply(q));
+    // apply() returns a fresh array (the operator contract), so it is ours to overwrite.
+    const w = await op.apply(q);
     dec.matvecs++;
     if (w.length !== n) throw new RangeError(`operator returned ${w.length} values, expected ${n}`);
     if (j > 0) axpy(-dec.betas[j - 1]!, dec.basis[j - 1]!, w);
@@ -117,6 +118,8 @@ export interface TopEigenOptions extends IterationHooks {
   /** Converged when every wanted Ritz pair has residual norm <= tolerance * |theta|. */
   tolerance: number;
   rng: Rng;
+  /** Start vector (normalised here); a seeded Gaussian from `rng` when absent. */
+  start?: Float64Array | undefined;
   returnVectors?: boolean;
 }
 
@@ -174,7 +177,7 @@ export async function topEigenpairs(
 ): Promise<TopEigenResult> {
   const n = op.dimension;
   const k = Math.min(options.k, n);
-  const start = fillGaussian(options.rng, new Float64Array(n));
+  const start = options.start ?? fillGaussian(options.rng, new Float64Array(n));
   let converged = false;
   const dec = await lanczosDecomposition(op, {
     start,

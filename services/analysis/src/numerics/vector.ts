@@ -58,6 +58,56 @@ export function fillRademacher(rng: Rng, out: Float64Array): Float64Array {
   return out;
 }
 
+/** h_i = q_i . w for every basis vector, four vectors per sweep over `w` (one load of w[k] serves four). */
+function basisCoefficients(w: Float64Array, basis: readonly Float64Array[]): Float64Array {
+  const m = basis.length;
+  const n = w.length;
+  const h = new Float64Array(m);
+  let i = 0;
+  for (; i + 3 < m; i += 4) {
+    const q0 = basis[i]!;
+    const q1 = basis[i + 1]!;
+    const q2 = basis[i + 2]!;
+    const q3 = basis[i + 3]!;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let k = 0; k < n; k++) {
+      const wk = w[k]!;
+      s0 += q0[k]! * wk;
+      s1 += q1[k]! * wk;
+      s2 += q2[k]! * wk;
+      s3 += q3[k]! * wk;
+    }
+    h[i] = s0;
+    h[i + 1] = s1;
+    h[i + 2] = s2;
+    h[i + 3] = s3;
+  }
+  for (; i < m; i++) h[i] = dot(basis[i]!, w);
+  return h;
+}
+
+/** w -= sum_i h_i q_i, four vectors per sweep (one store of w[k] for four updates). */
+function subtractCombination(w: Float64Array, basis: readonly Float64Array[], h: Float64Array): void {
+  const m = basis.length;
+  const n = w.length;
+  let i = 0;
+  for (; i + 3 < m; i += 4) {
+    const q0 = basis[i]!;
+    const q1 = basis[i + 1]!;
+    const q2 = basis[i + 2]!;
+    const q3 = basis[i + 3]!;
+    const h0 = h[i]!;
+    const h1 = h[i + 1]!;
+    const h2 = h[i + 2]!;
+    const h3 = h[i + 3]!;
+    for (let k = 0; k < n; k++) w[k] = w[k]! - (h0 * q0[k]! + h1 * q1[k]! + h2 * q2[k]! + h3 * q3[k]!);
+  }
+  for (; i < m; i++) axpy(-h[i]!, basis[i]!, w);
+}
+
 /**
  * Orthogonalises `w` in place against the orthonormal vectors `basis` by classical Gram-Schmidt,
  * repeated once when the norm drops by more than 1/sqrt(2) (the Daniel-Gragg-Kaufman-Stewart
@@ -66,8 +116,7 @@ export function fillRademacher(rng: Rng, out: Float64Array): Float64Array {
 export function orthogonalizeAgainst(w: Float64Array, basis: readonly Float64Array[]): number {
   let before = norm2(w);
   for (let pass = 0; pass < 2; pass++) {
-    const coefficients = basis.map((q) => dot(q, w));
-    for (let j = 0; j < basis.length; j++) axpy(-coefficients[j]!, basis[j]!, w);
+    subtractCombination(w, basis, basisCoefficients(w, basis));
     const after = norm2(w);
     if (after > before * Math.SQRT1_2) return after;
     before = after;
