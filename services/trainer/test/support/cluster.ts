@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { JobStore } from '@gengap/job-store';
 import { serviceNames } from '@gengap/proto';
 import { JobState } from '@gengap/proto/common/v1/job';
 import { Activation, Device, InitializerKind, LossKind, OptimizerKind } from '@gengap/proto/common/v1/model';
@@ -21,7 +22,11 @@ import {
   type ServerSettings,
 } from '@gengap/service-kit';
 import { ChunkAssembler } from '@gengap/tensor-io';
+import { runInWorker } from '../../../data/src/generation/runner.ts';
+import { DatasetJobs } from '../../../data/src/jobs/dataset-jobs.ts';
 import { createServer as createDataServer } from '../../../data/src/server.ts';
+import { LocalDatasetStorage } from '../../../data/src/storage/local-storage.ts';
+import { defaultLimits } from '../../../data/src/validation/limits.ts';
 import { buildTrainer, type Trainer, type TrainerOptions } from '../../src/trainer.ts';
 
 export const silentLog = createRootLogger({
@@ -53,13 +58,21 @@ export interface DataService {
 }
 
 export async function startDataService(stateDir: string): Promise<DataService> {
-  const parts = await (createDataServer as unknown as (deps: unknown) => unknown)({
-    settings: settingsFor('data'),
-    stateDir,
+  // The data service's own composition (services/data/src/main.ts), on 127.0.0.1:0.
+  const store = new JobStore(join(stateDir, 'data.sqlite'));
+  const storage = new LocalDatasetStorage(join(stateDir, 'datasets'));
+  const jobs = new DatasetJobs({
+    store,
+    storage,
+    limits: { ...defaultLimits, maxMessageBytes: 64 * 1024 * 1024 },
+    cacheDir: join(stateDir, 'cache'),
+    concurrency: 1,
+    runner: runInWorker,
     log: silentLog,
   });
-  const server = parts as import('@gengap/service-kit').GenGapServer;
+  const server = createDataServer({ settings: settingsFor('data'), jobs, storage });
   const port = await server.listen('127.0.0.1', 0);
+  jobs.resume();
   server.setServing(true);
   const address = `127.0.0.1:${port}`;
   const client = createClient(DataServiceClient, address, { deadlineMs: 60_000 });
@@ -69,6 +82,8 @@ export async function startDataService(stateDir: string): Promise<DataService> {
     async close() {
       closeClient(client);
       await server.shutdown();
+      await jobs.close();
+      store.close();
     },
   };
 }
@@ -139,6 +154,17 @@ export async function startTrainer(
 
 const mainScript = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
+/** Trainer child processes still alive; killed when the test process exits, whatever happened. */
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+/** Kills every trainer child process of this test file (for `after` hooks). */
+export function killTrainers(): void {
+  for (const child of children) child.kill('SIGKILL');
+}
+
 /** The trainer as a child process (`node services/trainer/src/main.ts`), for SIGKILL tests. */
 export async function spawnTrainer(
   env: Record<string, string>,
@@ -149,13 +175,23 @@ export async function spawnTrainer(
     env: { ...process.env, GENGAP_PORT: '0', GENGAP_LOG_LEVEL: 'warn', GENGAP_READY_FILE: readyFile, ...env },
     stdio: ['ignore', 'ignore', process.env.GENGAP_TEST_LOG ? 'inherit' : 'ignore'],
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   const started = Date.now();
-  while (!existsSync(readyFile)) {
+  let port: number | undefined;
+  while (port === undefined) {
     if (child.exitCode !== null) throw new Error(`trainer exited with ${child.exitCode} before it was ready`);
-    if (Date.now() - started > 30_000) throw new Error('trainer did not become ready in 30 s');
+    if (Date.now() - started > 30_000) {
+      child.kill('SIGKILL');
+      throw new Error('trainer did not become ready in 30 s');
+    }
     await new Promise((r) => setTimeout(r, 50));
+    try {
+      // The file may be seen while it is still being written: retry until it parses.
+      if (existsSync(readyFile))
+        port = (JSON.parse(readFileSync(readyFile, 'utf8')) as { port: number }).port;
+    } catch {}
   }
-  const { port } = JSON.parse(readFileSync(readyFile, 'utf8')) as { port: number };
   rmSync(dir, { recursive: true, force: true });
   const address = `127.0.0.1:${port}`;
   const client = createClient(TrainerServiceClient, address, { deadlineMs: 60_000 });

@@ -1,0 +1,165 @@
+// A trainer killed with SIGKILL at seeded random points resumes its run from the last checkpoint when it
+// starts again, and ends with exactly the parameters of an uninterrupted run (bitwise: CPU, one thread),
+// with every metric stored once. The trainer runs as a child process (node services/trainer/src/main.ts);
+// the data service runs in this process.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { JobState } from '@gengap/proto/common/v1/job';
+import type { RunEvent } from '@gengap/proto/trainer/v1/run';
+import { Rng } from '@gengap/random';
+import { readStream } from '@gengap/service-kit';
+import {
+  createDataset,
+  type DataService,
+  killTrainers,
+  mlpSpec,
+  readParameters,
+  spawnTrainer,
+  startDataService,
+  startRun,
+  tempDir,
+  waitForRun,
+  watchAll,
+} from './support/cluster.ts';
+
+let dir: ReturnType<typeof tempDir>;
+let data: DataService;
+let datasetId: string;
+
+before(async () => {
+  dir = tempDir('crash');
+  data = await startDataService(`${dir.path}/data`);
+  datasetId = await createDataset(data, {
+    source: {
+      $case: 'gaussianMixture',
+      value: { numClasses: 4, dimension: 16, trainSize: 1000, testSize: 200, separation: 3, clusterStd: 1 },
+    },
+    seed: 5,
+  });
+});
+
+after(async () => {
+  killTrainers();
+  await data?.close();
+  dir?.remove();
+});
+
+// Momentum SGD with dropout and a step schedule, so optimizer state, dropout masks (seed, step) and the
+// learning rate all have to be restored exactly. 20 epochs of 40 steps; a resume checkpoint every 30
+// steps, so kills land both between and right after checkpoints, mid-epoch.
+const spec = () =>
+  mlpSpec(datasetId, 16, 4, {
+    model: {
+      inputShape: [16],
+      numOutputs: 4,
+      layers: [
+        { kind: { $case: 'dense', value: { units: 64 } } },
+        { kind: { $case: 'activation', value: { activation: 1 } } },
+        { kind: { $case: 'dropout', value: { rate: 0.2 } } },
+        { kind: { $case: 'dense', value: { units: 4 } } },
+      ],
+      defaultInitializer: { kind: 4 },
+    },
+    optimizer: { kind: 2, learningRate: 0.05, momentum: 0.9 },
+    schedule: { kind: 2, stepSize: 200, gamma: 0.5 },
+    batchSize: 25,
+    stop: { maxEpochs: 20 },
+    checkpoints: { everySteps: 30 },
+    stepsPerCall: 8,
+    threads: 1,
+    seed: 99,
+  });
+
+const env = (stateDir: string) => ({
+  GENGAP_STATE_DIR: stateDir,
+  GENGAP_DATA_ADDRESS: data.address,
+  GENGAP_THREADS_PER_RUN: '1',
+  GENGAP_MAX_CONCURRENT_RUNS: '1',
+});
+
+async function finalParameters(client: Parameters<typeof readParameters>[0], runId: string) {
+  const { tensors } = await readParameters(client, runId);
+  return new Map([...tensors].map(([name, t]) => [name, Buffer.from(t.data).toString('hex')]));
+}
+
+test('SIGKILL at seeded random points, then restart: same final parameters as an uninterrupted run, no duplicated metrics', async () => {
+  // The uninterrupted reference.
+  const reference = await spawnTrainer(env(`${dir.path}/reference`));
+  let expected: Map<string, string>;
+  let referenceEvents: RunEvent[];
+  try {
+    const { run } = await startRun(reference.client, spec(), 'reference');
+    const done = await waitForRun(reference.client, run?.runId as string);
+    assert.equal(done.status?.state, JobState.JOB_STATE_SUCCEEDED, done.status?.error?.message);
+    expected = await finalParameters(reference.client, run?.runId as string);
+    referenceEvents = await watchAll(reference.client, run?.runId as string);
+  } finally {
+    reference.stop();
+  }
+
+  // The same run, killed twice at seeded random steps.
+  const stateDir = `${dir.path}/crashing`;
+  const rng = new Rng(20241126, 'kill-points');
+  const totalSteps = 20 * 40;
+  const killAt = [80 + rng.int(300), 420 + rng.int(300)];
+  let runId = '';
+  for (const [attempt, step] of killAt.entries()) {
+    const trainer = await spawnTrainer(env(stateDir));
+    if (attempt === 0) runId = (await startRun(trainer.client, spec(), 'crashing')).run?.runId as string;
+    // Follow the run's events and kill the trainer as soon as step `step` has been reported.
+    const request = { runId, fromSequence: 0, skipStepMetrics: false };
+    let killed = false;
+    for await (const message of readStream(trainer.client, trainer.client.watchRun, request)) {
+      const event = message.event?.event;
+      if (event?.$case === 'step' && event.value.step >= step) {
+        trainer.process.kill('SIGKILL');
+        killed = true;
+        break;
+      }
+    }
+    assert.ok(killed, `the run reached step ${step} before finishing`);
+    await new Promise((resolve) => trainer.process.once('exit', resolve));
+    trainer.stop();
+  }
+  const restarted = await spawnTrainer(env(stateDir));
+  try {
+    const done = await waitForRun(restarted.client, runId);
+    assert.equal(done.status?.state, JobState.JOB_STATE_SUCCEEDED, done.status?.error?.message);
+    assert.equal(done.status?.attempt, 3);
+    assert.equal(done.summary?.steps, totalSteps);
+    const actual = await finalParameters(restarted.client, runId);
+    assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort());
+    for (const [name, hex] of expected) assert.equal(actual.get(name), hex, `parameter ${name} differs`);
+
+    // Every metric exactly once, with the values of the uninterrupted run.
+    const events = await watchAll(restarted.client, runId);
+    assert.deepEqual(
+      events.map((e) => e.sequence),
+      events.map((_, i) => i),
+    );
+    const steps = events.flatMap((e) => (e.event?.$case === 'step' ? [e.event.value] : []));
+    const referenceSteps = referenceEvents.flatMap((e) => (e.event?.$case === 'step' ? [e.event.value] : []));
+    assert.deepEqual(
+      steps.map((s) => s.step),
+      Array.from({ length: totalSteps }, (_, i) => i + 1),
+    );
+    assert.deepEqual(steps, referenceSteps);
+    const epochs = events.flatMap((e) => (e.event?.$case === 'epoch' ? [e.event.value.epoch] : []));
+    assert.deepEqual(
+      epochs,
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
+    const statuses = events.flatMap((e) =>
+      e.event?.$case === 'status' ? [[e.event.value.state, e.event.value.attempt]] : [],
+    );
+    assert.deepEqual(statuses, [
+      [JobState.JOB_STATE_QUEUED, 0],
+      [JobState.JOB_STATE_RUNNING, 1],
+      [JobState.JOB_STATE_RUNNING, 2],
+      [JobState.JOB_STATE_RUNNING, 3],
+      [JobState.JOB_STATE_SUCCEEDED, 3],
+    ]);
+  } finally {
+    restarted.stop();
+  }
+});
