@@ -182,7 +182,7 @@ const nondifferentiable: RuleCase[] = [
   c('Mod', 'int64', [i64([3], [7, 8, 9]), i64([], [4])]),
   c('Abs', 'lowering helper', [f([3, 4])]),
   c('Max', 'lowering helper', [f([3, 4]), f([4])]),
-  c('Sign', 'lowering helper', [f([3, 4])]),
+  c('Sign', 'mask', [f([3, 4])]),
   c('Clip', 'lowering helper', [
     f([3, 4]),
     { constant: { dtype: 'float64', shape: [], data: [-0.5] } },

@@ -132,7 +132,8 @@ export const nondifferentiableRules: OpRule[] = [
   sameTypeBroadcast('Mod', false),
   sameTypeBroadcast('Abs', true),
   sameTypeBroadcast('Max', true),
-  sameTypeBroadcast('Sign', true),
+  // Sign(relu(x)) is ReLU's derivative mask (1 where x > 0, else 0); its own derivative is zero.
+  sameTypeBroadcast('Sign', false),
   sameTypeBroadcast('Clip', true),
 ];
 
