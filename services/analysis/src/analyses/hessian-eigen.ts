@@ -8,6 +8,7 @@ import { artifactSafe } from '../jobs/artifact-store.ts';
 import { topEigenpairs } from '../numerics/lanczos.ts';
 import { requireAtMost, requireNonNegative } from './checks.ts';
 import {
+  checkBasisMemory,
   hessianInputs,
   hessianOperator,
   resolveBlocks,
@@ -40,6 +41,7 @@ export const hessianEigenKind = defineKind({
     const tolerance = v.tolerance || 1e-6;
     const { model, examples, miniBatch } = await hessianInputs(ctx, v.miniBatchSize, v.hvpBatchSize);
     const blocks = resolveBlocks(model, v.blocks, `${FIELD}.blocks`);
+    checkBasisMemory(blocks, maxIterations, `${FIELD}.max_iterations`);
     const results: EigenResult[] = [];
     const converged: Record<string, boolean> = {};
     for (const [i, block] of blocks.entries()) {

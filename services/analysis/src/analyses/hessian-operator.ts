@@ -9,6 +9,8 @@ import type { SymmetricOperator } from '../numerics/operator.ts';
 import type { AnalysisContext } from './kind.ts';
 
 export const MAX_HVP_BATCH = 100_000;
+/** Largest Krylov basis a Lanczos run may keep (vectors of float64). */
+export const MAX_BASIS_BYTES = 4 * 1024 ** 3;
 export const DEFAULT_HVP_BATCH = 1000;
 
 /** A named set of parameter ranges of the flat parameter vector. */
@@ -126,4 +128,16 @@ export async function hessianInputs(
     return { model, examples: randomBatch(all, miniBatch, ctx.rng('mini-batch')), miniBatch: true };
   }
   return { model, examples: all, miniBatch: false };
+}
+
+/** Refuses a Lanczos run whose stored basis (steps + 1 vectors of the largest block) would exceed MAX_BASIS_BYTES. */
+export function checkBasisMemory(blocks: readonly HessianBlock[], steps: number, field: string): void {
+  const largest = Math.max(...blocks.map((b) => b.dimension));
+  const bytes = (steps + 1) * largest * 8;
+  if (bytes > MAX_BASIS_BYTES) {
+    throw new InvalidArgumentError(
+      field,
+      `${steps} Lanczos steps on ${largest} parameters need ${(bytes / 1024 ** 3).toFixed(1)} GiB for the basis; at most ${Math.floor(MAX_BASIS_BYTES / (8 * largest)) - 1} steps fit ${MAX_BASIS_BYTES / 1024 ** 3} GiB (or analyse parameter blocks)`,
+    );
+  }
 }

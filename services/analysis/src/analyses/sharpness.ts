@@ -24,10 +24,27 @@ export class RandomSubspace {
   readonly p: number;
   private readonly columns: Float32Array[];
 
-  constructor(n: number, p: number, normal: () => number) {
+  private constructor(n: number, columns: Float32Array[]) {
     this.n = n;
-    this.p = p;
-    this.columns = Array.from({ length: p }, () => Float32Array.from({ length: n }, normal));
+    this.p = columns.length;
+    this.columns = columns;
+  }
+
+  /** Draws the p columns in order from `normal`, yielding between columns. */
+  static async draw(
+    n: number,
+    p: number,
+    normal: () => number,
+    yieldNow: () => Promise<void>,
+  ): Promise<RandomSubspace> {
+    const columns: Float32Array[] = [];
+    for (let j = 0; j < p; j++) {
+      const c = new Float32Array(n);
+      for (let i = 0; i < n; i++) c[i] = normal();
+      columns.push(c);
+      await yieldNow();
+    }
+    return new RandomSubspace(n, columns);
   }
 
   /** A z */
@@ -162,7 +179,12 @@ export const sharpnessKind = defineKind({
     if (p > 0) {
       await ctx.progress.report(0, `random ${p}-dimensional subspace`);
       const rng = ctx.rng('sharpness:subspace');
-      subspace = new RandomSubspace(n, p, () => rng.normal());
+      subspace = await RandomSubspace.draw(
+        n,
+        p,
+        () => rng.normal(),
+        () => ctx.progress.report(0),
+      );
       centre = await subspace.pseudoInverse(x, () => ctx.progress.report(0));
     }
     const dim = p > 0 ? p : n;

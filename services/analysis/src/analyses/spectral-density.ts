@@ -5,6 +5,7 @@ import type { DensityResult } from '@gengap/proto/analysis/v1/analysis';
 import { spectralDensity } from '../numerics/spectral-density.ts';
 import { requireAtMost, requireNonNegative } from './checks.ts';
 import {
+  checkBasisMemory,
   hessianInputs,
   hessianOperator,
   resolveBlocks,
@@ -34,6 +35,7 @@ export const spectralDensityKind = defineKind({
     const kernelWidth = v.kernelWidth || 0.01;
     const { model, examples, miniBatch } = await hessianInputs(ctx, v.miniBatchSize, v.hvpBatchSize);
     const blocks = resolveBlocks(model, v.blocks, `${FIELD}.blocks`);
+    checkBasisMemory(blocks, steps, `${FIELD}.lanczos_steps`);
     const results: DensityResult[] = [];
     const moments: Record<string, unknown> = {};
     for (const [i, block] of blocks.entries()) {

@@ -195,10 +195,19 @@ export async function topEigenpairs(
   converged = allConverged(pairs, k, options.tolerance);
   const m = dec.alphas.length;
   const basis = dec.basis.slice(0, m);
+  let vectors: Float64Array[] | undefined;
+  if (options.returnVectors) {
+    vectors = [];
+    for (const s of pairs.coefficients) {
+      vectors.push(combine(basis, s));
+      // Each Ritz vector is m x n work: give the caller a chance to yield between them.
+      await options.onStep?.(m, m);
+    }
+  }
   return {
     values: pairs.values,
     residualNorms: pairs.residualNorms,
-    vectors: options.returnVectors ? pairs.coefficients.map((s) => combine(basis, s)) : undefined,
+    vectors,
     iterations: m,
     matvecs: dec.matvecs,
     converged,
