@@ -273,6 +273,15 @@ describe('runs', () => {
     const pa = await readParameters(trainer.client, a.run?.runId as string);
     const pb = await readParameters(trainer.client, b.run?.runId as string);
     for (const [name, t] of pa.tensors) assert.deepEqual(t.data, pb.tensors.get(name)?.data, name);
+    // Full batch: one shared batch for all K steps of a call (the engine's sameBatch).
+    const full = { batchSize: 0, stop: { maxSteps: 12 }, metrics: { evalEveryEpochs: 6 } };
+    const c = await startRun(trainer.client, spec({ ...full, stepsPerCall: 1 }), 'full-chunks-1');
+    const d = await startRun(trainer.client, spec({ ...full, stepsPerCall: 0 }), 'full-chunks-auto');
+    await waitForRun(trainer.client, c.run?.runId as string);
+    await waitForRun(trainer.client, d.run?.runId as string);
+    const pc = await readParameters(trainer.client, c.run?.runId as string);
+    const pd = await readParameters(trainer.client, d.run?.runId as string);
+    for (const [name, t] of pc.tensors) assert.deepEqual(t.data, pd.tensors.get(name)?.data, name);
   });
 
   test('full-batch gradient descent with a warm-up + cosine schedule', async () => {

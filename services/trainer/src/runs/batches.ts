@@ -50,10 +50,10 @@ export class OfflineBatches {
     return out;
   }
 
-  /** The whole split as one batch, without copying (full-batch gradient descent). */
-  whole(): ChunkBatches {
+  /** The whole split as the batch of `steps` steps, without copying (full-batch gradient descent). */
+  whole(steps: number): ChunkBatches {
     const n = this.split.n;
-    const out: ChunkBatches = { steps: 1, batchSize: n, x: this.split.x, labels: this.split.y };
+    const out: ChunkBatches = { steps, batchSize: n, x: this.split.x, labels: this.split.y, sameBatch: true };
     if (this.soft) out.soft = this.soft;
     return out;
   }

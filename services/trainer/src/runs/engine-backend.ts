@@ -149,6 +149,7 @@ class EngineBackend implements TrainingBackend {
       learningRates,
       seed: this.seed,
       firstStep,
+      sameBatch: batches.sameBatch ?? false,
     });
     return { loss: metrics.losses, gradientNorm: metrics.gradientNorms, batchAccuracy: metrics.accuracies };
   }

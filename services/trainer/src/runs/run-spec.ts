@@ -245,12 +245,22 @@ export function planRun(spec: RunSpec, info: DatasetInfo, checkpointCapSteps: nu
     );
   }
   const featureBytes = shape.reduce((a, b) => a * b, 1) * 4;
-  const autoSteps = Math.max(
-    1,
-    Math.min(AUTO_MAX_STEPS_PER_CALL, Math.floor(AUTO_CHUNK_BYTES / Math.max(1, batchSize * featureBytes))),
-  );
+  // Full-batch chunks feed the split once (the engine's sameBatch), so their size does not cost memory.
+  const autoSteps = fullBatch
+    ? AUTO_MAX_STEPS_PER_CALL
+    : Math.max(
+        1,
+        Math.min(
+          AUTO_MAX_STEPS_PER_CALL,
+          Math.floor(AUTO_CHUNK_BYTES / Math.max(1, batchSize * featureBytes)),
+        ),
+      );
   const checkpoints = spec.checkpoints;
   const everySteps = checkpoints?.everySteps ?? 0;
+  const evalEveryEpochs = metrics?.evalEveryEpochs || 1;
+  // In full-batch training an epoch is a single step: "once per epoch" becomes every
+  // max(100, eval interval) steps (at most the trainer's cap).
+  const fullBatchCheckpointSteps = Math.min(checkpointCapSteps, Math.max(100, evalEveryEpochs));
   const lossTemperature = spec.loss?.temperature || 1;
   return {
     trainSize: info.trainSize,
@@ -265,18 +275,19 @@ export function planRun(spec: RunSpec, info: DatasetInfo, checkpointCapSteps: nu
     targetTrainAccuracy: stop.targetTrainAccuracy,
     targetTrainLoss: stop.targetTrainLoss,
     patienceEpochs: stop.patienceEpochs,
-    stepsPerCall: fullBatch ? 1 : spec.stepsPerCall || autoSteps,
+    stepsPerCall: spec.stepsPerCall || autoSteps,
     shuffle: !spec.noShuffle && !fullBatch,
     stepEvery: metrics?.stepEvery || 10,
-    evalEveryEpochs: metrics?.evalEveryEpochs || 1,
+    evalEveryEpochs,
     evalTrainSubset: metrics?.evalTrainSubset ?? 0,
     perExampleCorrectness: metrics?.perExampleCorrectness ?? false,
     trajectoryEvery: metrics?.trajectoryEvery ?? 0,
     trajectoryDimension: metrics?.trajectoryDimension || 64,
     trajectorySeed: metrics?.trajectorySeed ?? 0,
     fullGradientNorm: metrics?.fullGradientNorm ?? false,
-    checkpointEverySteps: everySteps > 0 ? everySteps : checkpointCapSteps,
-    checkpointEachEpoch: everySteps === 0,
+    checkpointEverySteps:
+      everySteps > 0 ? everySteps : fullBatch ? fullBatchCheckpointSteps : checkpointCapSteps,
+    checkpointEachEpoch: everySteps === 0 && !fullBatch,
     keepEpochs: new Set(checkpoints?.keepEpochs ?? []),
     keepEveryEpochs: checkpoints?.keepEveryEpochs ?? 0,
     temperature: lossTemperature,

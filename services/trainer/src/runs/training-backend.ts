@@ -29,6 +29,8 @@ export interface ChunkBatches {
   labels: Int32Array;
   /** Soft targets [K, B, C] (distillation); replaces `labels` in the loss when present. */
   soft?: Float32Array;
+  /** One batch ([B, ...], labels [B]) used at every one of the K steps (full-batch gradient descent). */
+  sameBatch?: boolean;
 }
 
 /** Per-step values of a chunk, in step order; each array has `steps` entries. */

@@ -192,7 +192,7 @@ export class TrainingLoop {
         throw err;
       }
       if (this.trajectory && this.step % this.plan.trajectoryEvery === 0) this.recordTrajectory();
-      if (this.stepInEpoch === this.plan.stepsPerEpoch) {
+      if (this.stepInEpoch >= this.plan.stepsPerEpoch) {
         stopReason = await this.endEpoch();
         if (stopReason) break;
       } else if (this.step % this.plan.checkpointEverySteps === 0) {
@@ -221,9 +221,14 @@ export class TrainingLoop {
   /** Steps in the next chunk: up to steps_per_call, never across an epoch end or a checkpoint/trajectory step. */
   private chunkSize(): number {
     const { plan } = this;
-    let k = Math.min(plan.stepsPerCall, plan.stepsPerEpoch - this.stepInEpoch);
     const until = (every: number) => every - (this.step % every);
+    // Full batch: one step per epoch, so a chunk spans epochs, up to the next epoch with work to do.
+    let k = plan.fullBatch
+      ? Math.min(plan.stepsPerCall, this.epochsToNextEpochWork())
+      : Math.min(plan.stepsPerCall, plan.stepsPerEpoch - this.stepInEpoch);
     k = Math.min(k, until(plan.checkpointEverySteps));
+    // Augmentation draws a new version of the batch every step; a shared full batch cannot carry that.
+    if (plan.fullBatch && this.in.augmenter) k = 1;
     if (plan.trajectoryEvery > 0) k = Math.min(k, until(plan.trajectoryEvery));
     if (Number.isFinite(plan.maxSteps)) k = Math.min(k, plan.maxSteps - this.step);
     // The epoch's last batch may be short: it gets a chunk of its own.
@@ -235,6 +240,17 @@ export class TrainingLoop {
     return Math.max(1, k);
   }
 
+  /** Epochs until the next one that evaluates or keeps a permanent checkpoint (full-batch chunking). */
+  private epochsToNextEpochWork(): number {
+    const { plan } = this;
+    const e = this.epochIndex;
+    const untilMultiple = (every: number) => every - (e % every);
+    let k = untilMultiple(plan.evalEveryEpochs);
+    if (plan.keepEveryEpochs > 0) k = Math.min(k, untilMultiple(plan.keepEveryEpochs));
+    for (const keep of plan.keepEpochs) if (keep > e) k = Math.min(k, keep - e);
+    return k;
+  }
+
   private async gather(k: number): Promise<ChunkBatches> {
     const { plan } = this;
     if (plan.online) {
@@ -242,7 +258,7 @@ export class TrainingLoop {
       return gatherOnline(this.in.online, this.step, k, plan.batchSize);
     }
     const batches = this.in.batches as OfflineBatches;
-    if (plan.fullBatch) return batches.whole();
+    if (plan.fullBatch) return batches.whole(k);
     return batches.gather(this.order as DataOrder, this.stepInEpoch, k, plan.batchSize);
   }
 
@@ -299,9 +315,11 @@ export class TrainingLoop {
   /** Epoch bookkeeping: next permutation, evaluation, stop rules, checkpoints. */
   private async endEpoch(): Promise<string | undefined> {
     const { plan } = this;
-    this.epochIndex += 1;
+    // Full-batch chunks complete several one-step epochs at once; only the last has work to do.
+    const completed = this.stepInEpoch / plan.stepsPerEpoch;
+    this.epochIndex += completed;
     this.stepInEpoch = 0;
-    this.order?.nextEpoch();
+    for (let e = 0; e < completed; e++) this.order?.nextEpoch();
     let stopReason: string | undefined;
     const lastEpoch = this.step >= plan.maxSteps;
     if (this.epochIndex % plan.evalEveryEpochs === 0 || lastEpoch) {
