@@ -166,6 +166,10 @@ describe('StartAnalysis', () => {
       12,
     );
     assert.match(e.details, /analysis kind inversion is not implemented yet/);
+    // The coordinator's capability probe: a spec naming only a kind is UNIMPLEMENTED for a missing
+    // kind and INVALID_ARGUMENT (nothing started) for one that exists.
+    await expectError(start(AnalysisSpec.fromJSON({ attack: {} }), 'probe-1'), 12);
+    await expectError(start(AnalysisSpec.fromJSON({ hessianEigen: {} }), 'probe-2'), 3, 'spec.checkpoint');
   });
 
   test('a full queue answers RESOURCE_EXHAUSTED at once; cancelling frees it', async () => {

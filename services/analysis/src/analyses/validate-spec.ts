@@ -23,6 +23,12 @@ export const MAX_THREADS = 64;
 
 export function validateSpec(spec: AnalysisSpec | undefined, registry: KindRegistry): AnalysisSpec {
   if (!spec) throw new InvalidArgumentError('spec', 'is required');
+  // The kind first: a kind this service does not run is UNIMPLEMENTED whatever else the spec says
+  // (the coordinator probes capabilities with specs that name only a kind).
+  const kind = spec.kind;
+  if (!kind) throw new InvalidArgumentError('spec.kind', 'names no analysis (set one of the kind fields)');
+  const implementation = registry.get(kind.$case);
+  if (!implementation) throw new KindNotImplementedError(protoFieldName(kind.$case));
   validateCheckpointRef(spec.checkpoint, 'spec.checkpoint');
   if (spec.dataset && spec.dataset.datasetId === '') {
     throw new InvalidArgumentError('spec.dataset.dataset_id', 'must not be empty when the dataset is given');
@@ -39,10 +45,6 @@ export function validateSpec(spec: AnalysisSpec | undefined, registry: KindRegis
   if (spec.threads > MAX_THREADS) {
     throw new InvalidArgumentError('spec.threads', `must be at most ${MAX_THREADS}`);
   }
-  const kind = spec.kind;
-  if (!kind) throw new InvalidArgumentError('spec.kind', 'names no analysis (set one of the kind fields)');
-  const implementation = registry.get(kind.$case);
-  if (!implementation) throw new KindNotImplementedError(protoFieldName(kind.$case));
   // The oneof's value type is the one this kind declares.
   (implementation.validate as (value: unknown, spec: AnalysisSpec) => void)(kind.value, spec);
   return spec;
