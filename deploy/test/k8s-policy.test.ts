@@ -328,7 +328,7 @@ for (const [overlay, dir] of Object.entries(renders)) {
       assert.deepEqual([...open].sort(), [...wired].sort(), 'allowed pod-to-pod traffic is the wiring');
       assert.ok(wired.size >= 6, `the wiring has calls (${[...wired].join(', ')})`);
       // A pod of the namespace that is not GenGap's reaches nothing; a labelled client, from any
-      // namespace, reaches the coordinator's grpc port and nothing else.
+      // namespace, reaches the coordinator (experiments) and the trainer (parameters), nothing else.
       const stranger: Pod = { name: 'stranger', labels: {}, ports: {} };
       const client: Pod = { name: 'client', labels: { 'gengap.io/client': 'true' }, ports: {} };
       const ingressFrom = (pod: Pod, to: Pod, labels: Record<string, string>) =>
@@ -349,9 +349,27 @@ for (const [overlay, dir] of Object.entries(renders)) {
             ),
           );
       const elsewhere = { 'kubernetes.io/metadata.name': 'notebooks' };
+      const coordinatorPod = byService.get('coordinator') as Pod;
+      assert.ok(coordinatorPod.ports.http, 'the coordinator serves reports on a port named http');
+      assert.ok(
+        policies.some(
+          (p) =>
+            matchesSelector(p.spec.podSelector, coordinatorPod.labels) &&
+            (p.spec.ingress ?? []).some(
+              (r: K8sObject) =>
+                portMatches(r.ports, coordinatorPod, coordinatorPod.ports.http as number) &&
+                (r.from ?? []).some((peer: K8sObject) => matchesSelector(peer.podSelector, client.labels)),
+            ),
+        ),
+        'clients reach the report pages',
+      );
       for (const to of all) {
         assert.equal(ingressFrom(stranger, to, nsLabels), false, `stranger -> ${to.name} is denied`);
-        assert.equal(ingressFrom(client, to, elsewhere), to.name === 'coordinator', `client -> ${to.name}`);
+        assert.equal(
+          ingressFrom(client, to, elsewhere),
+          to.name === 'coordinator' || to.name === 'trainer',
+          `client -> ${to.name}`,
+        );
       }
       // Every pod may resolve names through kube-dns, and only there on port 53.
       const dns = policies.filter((p) =>
@@ -427,6 +445,10 @@ for (const [overlay, dir] of Object.entries(renders)) {
 
     test('every image is one that deploy/docker/build-images.ts tags', () => {
       const built = new Set(IMAGE_TARGETS.map((t) => imageTag(t)));
+      // The image of the training Jobs the coordinator creates (its Kubernetes executor).
+      const coordinator = pods.find((p) => p.name === 'coordinator')?.spec.containers[0];
+      const jobImage = envOf(coordinator, 'GENGAP_K8S_TRAINER_IMAGE');
+      assert.ok(jobImage && built.has(jobImage), `GENGAP_K8S_TRAINER_IMAGE=${jobImage} is built`);
       for (const { name, spec } of pods) {
         for (const c of containersOf(spec)) {
           assert.ok(built.has(c.image), `${name}/${c.name}: ${c.image} is one of ${[...built].join(', ')}`);
