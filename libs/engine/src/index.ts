@@ -24,6 +24,7 @@ export { compileModel } from './runtime/compile.ts';
 export type { LayerInfo, TrainBatch, TrainMetrics } from './runtime/compiled-model.ts';
 export { CompiledModel } from './runtime/compiled-model.ts';
 export type { Examples } from './runtime/examples.ts';
+export type { HvpOperator } from './runtime/hvp-operator.ts';
 export type { CompileOptions } from './runtime/options.ts';
 export type { DeviceName } from './runtime/session.ts';
 export { FlatStore } from './runtime/store.ts';

@@ -67,6 +67,25 @@ describe('evaluation and analysis', () => {
     assert.ok(relativeError(hv, fd) < 1e-6, `HVP vs finite differences ${relativeError(hv, fd)}`);
   });
 
+  it('prepares the v-independent work once for repeated HVPs (same values as hvp)', async () => {
+    for (const model of [
+      await tanhMlp(4),
+      await compileModel(smallCnn(), { precision: 'float64', chunkSize: 4 }),
+    ]) {
+      if (model.numOutputs !== 3) continue;
+      model.initParameters(13);
+      const inputs = model.inputShape[0] === 5 ? x : wave(N * 36, 0.2);
+      const operator = await model.hvpOperator(inputs, labels);
+      for (const phase of [1, 2]) {
+        const v = wave(model.numParameters, phase);
+        const direct = await model.hvp(inputs, labels, v);
+        assert.ok(relativeError(await operator.apply(v), direct.hvp) < 1e-13);
+        assert.ok(Math.abs(operator.loss - direct.loss) < 1e-14);
+      }
+      operator.release();
+    }
+  });
+
   it('computes per-example input gradients of the loss and of a logit', async () => {
     const m = await tanhMlp();
     const lossGrad = await m.inputGradient(x, labels);

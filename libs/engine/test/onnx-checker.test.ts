@@ -34,6 +34,8 @@ const KINDS: GraphKind[] = [
   'eval',
   'grad',
   'hvp',
+  'hvpPrepare',
+  'hvpApply',
   'inputGradientLoss',
   'inputGradientLogit',
 ];

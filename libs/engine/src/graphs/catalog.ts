@@ -15,6 +15,7 @@ import {
   buildInversionGraph,
 } from './analysis.ts';
 import { BATCH } from './io.ts';
+import { splitByDependence } from './partition.ts';
 import { buildSingleStepGraph, buildTrainLoopGraph } from './train.ts';
 
 export type GraphKind =
@@ -25,6 +26,8 @@ export type GraphKind =
   | 'eval'
   | 'grad'
   | 'hvp'
+  | 'hvpPrepare'
+  | 'hvpApply'
   | 'inputGradientLoss'
   | 'inputGradientLogit'
   | `embed:${number}`
@@ -61,6 +64,11 @@ export function buildGraph(kind: GraphKind, { model, setup, dtype, batch = BATCH
       return buildGradientGraph(model, setup.loss, dtype, false, batch);
     case 'hvp':
       return buildGradientGraph(model, setup.loss, dtype, true, batch);
+    case 'hvpPrepare':
+    case 'hvpApply': {
+      const parts = splitByDependence(buildGradientGraph(model, setup.loss, dtype, true, batch), ['vector']);
+      return kind === 'hvpPrepare' ? parts.prepare : parts.apply;
+    }
     case 'inputGradientLoss':
       return buildInputGradientGraph(model, setup.loss, dtype, 'loss', batch);
     case 'inputGradientLogit':

@@ -1,6 +1,6 @@
 // The runtime face of a compiled model: parameters and optimizer state as flat arrays with named views,
 // training (K steps per onnxruntime call), evaluation and the analysis graphs. Sessions are created once
-// per graph kind and reused.
+// per graph kind (and batch size, see session()) and reused.
 import type { ModelSpec } from '@gengap/proto/common/v1/model';
 import type * as ort from 'onnxruntime-node';
 import { EngineSpecError } from '../errors.ts';
@@ -21,6 +21,7 @@ import type {
 } from './analysis.ts';
 import * as analysis from './analysis.ts';
 import { ExampleBatches, type Examples } from './examples.ts';
+import { type HvpOperator, hvpOperator } from './hvp-operator.ts';
 import { createSession, type DeviceName } from './session.ts';
 import { FlatStore } from './store.ts';
 import {
@@ -300,6 +301,14 @@ export class CompiledModel {
     options?: AnalysisOptions,
   ): Promise<HvpResult> {
     return analysis.hvp(this, x, labels, vector, options);
+  }
+
+  /**
+   * Repeated exact HVPs on fixed examples: the v-independent work (forward pass, cotangents) is done once
+   * here, each apply(v) does only the rest. Same values as hvp().
+   */
+  hvpOperator(x: Examples, labels: Int32Array, options?: AnalysisOptions): Promise<HvpOperator> {
+    return hvpOperator(this, x, labels, options);
   }
 
   /** Per-example d loss_i / d x_i. */
