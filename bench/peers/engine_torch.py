@@ -5,6 +5,8 @@
 # {"value": <from wall-clock time>, "cpu": <the same from this process's CPU time>}:
 #   train: samples/s of one round of --steps SGD steps at --batch (zero_grad, forward, backward, step)
 #   hvp:   milliseconds of one Hessian-vector product at --hvp-batch by double backward
+#   hvp_repeat: the same for a further v on the same batch, reusing the retained gradient graph (the
+#          Lanczos idiom: torch.autograd.grad(grads, params, grad_outputs=v, retain_graph=True))
 #   gemm:  GFLOP/s of one --gemm x --gemm matrix product
 # Run with Debian's Python (python3-torch with OpenBLAS): OPENBLAS_NUM_THREADS=1 /usr/bin/python3 ...
 import argparse
@@ -41,8 +43,13 @@ class Peer:
         self.y = torch.randint(0, widths[-1], (a.steps, a.batch))
         self.hx = torch.randn(a.hvp_batch, widths[0])
         self.hy = torch.randint(0, widths[-1], (a.hvp_batch,))
-        self.params = list(self.model.parameters())
+        # HVPs use their own copy of the network: training rounds update self.model in place, which
+        # would invalidate the retained gradient graph.
+        self.hvp_model = mlp(widths)
+        self.params = list(self.hvp_model.parameters())
         self.v = [torch.randn_like(p) for p in self.params]
+        loss = self.loss_fn(self.hvp_model(self.hx), self.hy)
+        self.retained = torch.autograd.grad(loss, self.params, create_graph=True)
         self.ga = torch.randn(a.gemm, a.gemm)
         self.gb = torch.randn(a.gemm, a.gemm)
 
@@ -54,10 +61,13 @@ class Peer:
             self.opt.step()
 
     def hvp_once(self):
-        loss = self.loss_fn(self.model(self.hx), self.hy)
+        loss = self.loss_fn(self.hvp_model(self.hx), self.hy)
         grads = torch.autograd.grad(loss, self.params, create_graph=True)
         dot = sum((g * vi).sum() for g, vi in zip(grads, self.v))
         torch.autograd.grad(dot, self.params)
+
+    def hvp_repeat_once(self):
+        torch.autograd.grad(self.retained, self.params, grad_outputs=self.v, retain_graph=True)
 
     def gemm_once(self):
         torch.mm(self.ga, self.gb)
@@ -70,6 +80,7 @@ class Peer:
         unit = {
             "train": lambda s: self.steps * self.batch / s,
             "hvp": lambda s: s * 1000,
+            "hvp_repeat": lambda s: s * 1000,
             "gemm": lambda s: 2 * self.gemm_n ** 3 / s / 1e9,
         }[what]
         return {"value": unit(wall), "cpu": unit(cpu)}
@@ -84,12 +95,13 @@ def main():
     p.add_argument("--gemm", type=int, default=1024)
     a = p.parse_args()
     peer = Peer(a)
-    for what in ("train", "hvp", "gemm"):  # warm-up
+    measurements = ("train", "hvp", "hvp_repeat", "gemm")
+    for what in measurements:  # warm-up
         peer.measure(what)
     print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
     for line in sys.stdin:
         what = line.strip()
-        if what not in ("train", "hvp", "gemm"):
+        if what not in measurements:
             print(json.dumps({"error": f"unknown measurement {what}"}), flush=True)
             continue
         print(json.dumps(peer.measure(what)), flush=True)
