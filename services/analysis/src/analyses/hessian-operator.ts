@@ -3,7 +3,7 @@
 // forward-over-reverse HVPs over batches of `hvpBatchSize`) or over one seeded mini-batch.
 import type { ParameterBlocks } from '@gengap/proto/analysis/v1/analysis';
 import { InvalidArgumentError } from '@gengap/service-kit';
-import type { AnalysisModel } from '../inputs/analysis-model.ts';
+import type { AnalysisModel, PreparedHvp } from '../inputs/analysis-model.ts';
 import { type ExampleSet, randomBatch } from '../inputs/examples.ts';
 import type { SymmetricOperator } from '../numerics/operator.ts';
 import type { AnalysisContext } from './kind.ts';
@@ -76,31 +76,31 @@ export interface HessianOperator extends SymmetricOperator {
   readonly calls: number;
 }
 
-/** The Hessian block as an operator on vectors of the block's dimension. */
+/** The Hessian block as an operator on vectors of the block's dimension, over prepared HVPs. */
 export function hessianOperator(
-  model: AnalysisModel,
-  examples: ExampleSet,
+  hvp: PreparedHvp,
+  numParameters: number,
   block: HessianBlock,
   signal: AbortSignal,
 ): HessianOperator {
   let next = 0;
   for (const r of block.ranges) next = r.offset === next ? next + r.length : Number.NaN;
-  const whole = next === model.numParameters;
-  const full = new Float64Array(whole ? 0 : model.numParameters);
+  const whole = next === numParameters;
+  const full = new Float64Array(whole ? 0 : numParameters);
   const op = {
     dimension: block.dimension,
     calls: 0,
     apply: async (v: Float64Array): Promise<Float64Array> => {
       signal.throwIfAborted();
       op.calls++;
-      if (whole) return model.hvp(examples, v);
+      if (whole) return hvp.apply(v);
       full.fill(0);
       let at = 0;
       for (const r of block.ranges) {
         full.set(v.subarray(at, at + r.length), r.offset);
         at += r.length;
       }
-      const hv = await model.hvp(examples, full);
+      const hv = await hvp.apply(full);
       const out = new Float64Array(block.dimension);
       at = 0;
       for (const r of block.ranges) {
@@ -114,20 +114,21 @@ export function hessianOperator(
 }
 
 /**
- * The model and the examples a Hessian analysis uses: the analysed examples, or one seeded mini-batch
- * of `miniBatch` of them; HVPs run over batches of `hvpBatch` examples.
+ * The model, the examples and the prepared HVPs a Hessian analysis uses: the analysed examples, or one
+ * seeded mini-batch of `miniBatch` of them; HVPs run over batches of `hvpBatch` examples. Release
+ * `hvp` when done.
  */
 export async function hessianInputs(
   ctx: AnalysisContext,
   miniBatch: number,
   hvpBatch: number,
-): Promise<{ model: AnalysisModel; examples: ExampleSet; miniBatch: boolean }> {
+): Promise<{ model: AnalysisModel; examples: ExampleSet; miniBatch: boolean; hvp: PreparedHvp }> {
   const model = await ctx.inputs.model(undefined, { chunkSize: hvpBatch || DEFAULT_HVP_BATCH });
   const all = await ctx.inputs.examples();
-  if (miniBatch > 0) {
-    return { model, examples: randomBatch(all, miniBatch, ctx.rng('mini-batch')), miniBatch: true };
-  }
-  return { model, examples: all, miniBatch: false };
+  const examples = miniBatch > 0 ? randomBatch(all, miniBatch, ctx.rng('mini-batch')) : all;
+  await ctx.progress.report(0, 'preparing HVPs');
+  const hvp = await model.prepareHvp(examples);
+  return { model, examples, miniBatch: miniBatch > 0, hvp };
 }
 
 /** Refuses a Lanczos run whose stored basis (steps + 1 vectors of the largest block) would exceed MAX_BASIS_BYTES. */

@@ -31,55 +31,60 @@ export const hessianTraceKind = defineKind({
   async run(ctx, v) {
     const queries = v.numQueries || 100;
     const hutchinson = v.method === TraceMethod.TRACE_METHOD_HUTCHINSON;
-    const { model, examples, miniBatch } = await hessianInputs(ctx, v.miniBatchSize, v.hvpBatchSize);
-    const blocks = resolveBlocks(model, v.blocks, `${FIELD}.blocks`);
-    const results: TraceResult[] = [];
-    const sketchRanks: Record<string, number> = {};
-    for (const [i, block] of blocks.entries()) {
-      const progress = ctx.progress.span(
-        i / blocks.length,
-        (i + 1) / blocks.length,
-        block.name || 'all parameters',
-      );
-      const op = hessianOperator(model, examples, block, ctx.signal);
-      const options = {
-        queries,
-        rng: ctx.rng(`trace:${block.name}`),
-        signal: ctx.signal,
-        onStep: (done: number, planned: number) => progress.report(done / planned, `HVP ${done}/${planned}`),
+    const { model, examples, miniBatch, hvp } = await hessianInputs(ctx, v.miniBatchSize, v.hvpBatchSize);
+    try {
+      const blocks = resolveBlocks(model, v.blocks, `${FIELD}.blocks`);
+      const results: TraceResult[] = [];
+      const sketchRanks: Record<string, number> = {};
+      for (const [i, block] of blocks.entries()) {
+        const progress = ctx.progress.span(
+          i / blocks.length,
+          (i + 1) / blocks.length,
+          block.name || 'all parameters',
+        );
+        const op = hessianOperator(hvp, model.numParameters, block, ctx.signal);
+        const options = {
+          queries,
+          rng: ctx.rng(`trace:${block.name}`),
+          signal: ctx.signal,
+          onStep: (done: number, planned: number) =>
+            progress.report(done / planned, `HVP ${done}/${planned}`),
+        };
+        const est = hutchinson ? await hutchinsonTrace(op, options) : await hutchPlusPlusTrace(op, options);
+        sketchRanks[block.name] = est.sketchRank;
+        results.push({
+          block: block.name,
+          trace: est.trace,
+          standardError: est.standardError,
+          queries: est.queries,
+        });
+      }
+      return {
+        result: { $case: 'hessianTrace', value: { blocks: results } },
+        plot: barChart({
+          title: `Hessian trace (${hutchinson ? 'Hutchinson' : 'Hutch++'}, ${queries} HVPs per block)`,
+          rows: results.map((r) => ({
+            block: r.block || 'all',
+            trace: r.trace,
+            standard_error: r.standardError,
+          })),
+          x: { field: 'block', title: 'parameters' },
+          y: { field: 'trace', title: 'trace' },
+        }),
+        table: {
+          columns: ['block', 'trace', 'standard_error', 'queries'],
+          rows: results.map((r) => [r.block || 'all', r.trace, r.standardError, r.queries]),
+        },
+        details: {
+          method: hutchinson ? 'hutchinson' : 'hutch++',
+          examples: examples.count,
+          miniBatch,
+          precision: model.precision,
+          sketchRanks,
+        },
       };
-      const est = hutchinson ? await hutchinsonTrace(op, options) : await hutchPlusPlusTrace(op, options);
-      sketchRanks[block.name] = est.sketchRank;
-      results.push({
-        block: block.name,
-        trace: est.trace,
-        standardError: est.standardError,
-        queries: est.queries,
-      });
+    } finally {
+      hvp.release();
     }
-    return {
-      result: { $case: 'hessianTrace', value: { blocks: results } },
-      plot: barChart({
-        title: `Hessian trace (${hutchinson ? 'Hutchinson' : 'Hutch++'}, ${queries} HVPs per block)`,
-        rows: results.map((r) => ({
-          block: r.block || 'all',
-          trace: r.trace,
-          standard_error: r.standardError,
-        })),
-        x: { field: 'block', title: 'parameters' },
-        y: { field: 'trace', title: 'trace' },
-      }),
-      table: {
-        columns: ['block', 'trace', 'standard_error', 'queries'],
-        rows: results.map((r) => [r.block || 'all', r.trace, r.standardError, r.queries]),
-      },
-      details: {
-        method: hutchinson ? 'hutchinson' : 'hutch++',
-        examples: examples.count,
-        miniBatch,
-        precision: model.precision,
-        sketchRanks,
-      },
-    };
   },
 });

@@ -25,6 +25,19 @@ export interface EvaluationSummary {
   accuracy: number;
 }
 
+/** Repeated HVPs on fixed examples at fixed parameters. */
+export interface PreparedHvp {
+  /** H v (exact, forward-over-reverse) for the Hessian of the mean loss over the prepared examples. */
+  apply(vector: ArrayLike<number>): Promise<Float64Array>;
+  /** Frees what was prepared. */
+  release(): void;
+  /** Whether the v-independent half of the HVP was computed once (false: each apply runs the whole HVP). */
+  readonly prepared: boolean;
+}
+
+/** Memory allowed for the v-independent tensors a prepared HVP keeps (activations and cotangents). */
+export const PREPARED_HVP_BYTES = 1024 ** 3;
+
 export interface AnalysisModel {
   /** The engine's model, for kinds that need more than loss, gradient and HVP (input gradients, embeddings). */
   readonly engine: CompiledModel;
@@ -42,6 +55,12 @@ export interface AnalysisModel {
   ): Promise<{ loss: number; gradient: Float64Array }>;
   /** H v for the Hessian of the mean loss over `examples` (exact, forward-over-reverse). */
   hvp(examples: ExampleSet, vector: ArrayLike<number>, parameters?: ArrayLike<number>): Promise<Float64Array>;
+  /**
+   * For many HVPs on the same examples (Lanczos, Hutchinson, SLQ): the forward pass and cotangents run
+   * once, each apply only the v-dependent products (the engine's hvpOperator), as long as what that
+   * keeps fits PREPARED_HVP_BYTES; otherwise each apply is a whole HVP. Same values either way.
+   */
+  prepareHvp(examples: ExampleSet, parameters?: ArrayLike<number>): Promise<PreparedHvp>;
   /** Logits [count, numOutputs]. */
   logits(examples: ExampleSet, parameters?: ArrayLike<number>): Promise<Float32Array | Float64Array>;
 }
@@ -118,6 +137,29 @@ class EngineAnalysisModel implements AnalysisModel {
       parameters: parameters ?? this.native,
     });
     return r.hvp;
+  }
+
+  /** Rough size of the tensors a prepared HVP keeps: every layer's output, three times, per example. */
+  private preparedBytes(examples: ExampleSet): number {
+    const size = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
+    const perExample = this.engine.layers.reduce(
+      (a, l) => a + size(l.outShape),
+      size(this.engine.inputShape),
+    );
+    return 3 * perExample * examples.count * (this.engine.dtype === 'float32' ? 4 : 8);
+  }
+
+  async prepareHvp(examples: ExampleSet, parameters?: ArrayLike<number>): Promise<PreparedHvp> {
+    const params = parameters ?? this.native;
+    if (this.preparedBytes(examples) > PREPARED_HVP_BYTES) {
+      return {
+        prepared: false,
+        apply: (v) => this.hvp(examples, v, params),
+        release: () => {},
+      };
+    }
+    const op = await this.engine.hvpOperator(examples.x, examples.y, { parameters: params });
+    return { prepared: true, apply: (v) => op.apply(v), release: () => op.release() };
   }
 
   async logits(examples: ExampleSet, parameters?: ArrayLike<number>) {
