@@ -64,7 +64,8 @@ test('zhang2017 quick: true labels, label noise up to random labels, shuffled an
   assert.deepEqual(kinds, [
     ['labelNoise 0'],
     ['labelNoise 0.2'],
-    ['labelNoise 0.5'],
+    ['labelNoise 0.4'],
+    ['labelNoise 0.6'],
     ['labelNoise 0.8'],
     ['labelNoise 1'],
     ['labelNoise 0', 'shufflePixels'],

@@ -1,0 +1,383 @@
+// The Kubernetes executor: each training attempt runs in its own batch/v1 Job whose pod is a trainer
+// service; the coordinator starts the run on that pod (StartRun with the attempt's idempotency key)
+// and follows it like any trainer's. Kubernetes Jobs are at-least-once, so everything is idempotent:
+//  - the Job's name is derived from (experiment, cell, attempt): creating it again answers 409
+//    AlreadyExists, which counts as success, and a restarted coordinator finds the same Job;
+//  - at start-up the coordinator re-lists its Jobs by label and deletes those of finished attempts;
+//  - podFailurePolicy fails the Job at once on the trainer's configuration exit code (deterministic)
+//    and ignores pod disruptions (node drains, preemption), which do not count against backoffLimit.
+// The trainer pod serves until the coordinator deletes the Job after the run ends.
+
+import { serviceNames } from '@gengap/proto';
+import { EXIT_CONFIG, type Logger } from '@gengap/service-kit';
+import {
+  type BatchV1Api,
+  BatchV1Api as BatchV1ApiClass,
+  type CoreV1Api,
+  CoreV1Api as CoreV1ApiClass,
+  KubeConfig,
+  type V1Job,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { RpcCode, sleep } from '../orchestration/failures.ts';
+import { hashText } from '../spec/canonical.ts';
+import type { AttemptOutcome, AttemptRef, Executor, InfraFailure, Placement } from './executor.ts';
+
+export const KUBERNETES_EXECUTOR = 'kubernetes';
+export const MANAGED_BY = 'gengap-coordinator';
+export const LABELS = {
+  managedBy: 'app.kubernetes.io/managed-by',
+  name: 'app.kubernetes.io/name',
+  experiment: 'gengap.dev/experiment',
+  cell: 'gengap.dev/cell',
+  attempt: 'gengap.dev/attempt',
+} as const;
+
+export interface KubernetesExecutorOptions {
+  namespace: string;
+  image: string;
+  /** The trainer's gRPC port inside the pod. */
+  grpcPort: number;
+  serviceAccountName?: string;
+  /** Environment of the trainer container (data and analysis addresses...). */
+  env: Record<string, string>;
+  /** Exit code with which the trainer reports a deterministic failure; the Job then fails at once. */
+  deterministicExitCode: number;
+  /** Pod failures (other than disruptions) tolerated before the Job fails. */
+  backoffLimit: number;
+  cpuRequest: string;
+  memoryRequest: string;
+  memoryLimit: string;
+  pollIntervalMs: number;
+  /** How long to wait for the pod to become ready before the attempt counts as failed. */
+  podReadyTimeoutMs: number;
+}
+
+export const defaultKubernetesOptions: Omit<KubernetesExecutorOptions, 'namespace' | 'image' | 'env'> = {
+  grpcPort: 8080,
+  deterministicExitCode: EXIT_CONFIG,
+  backoffLimit: 2,
+  cpuRequest: '1',
+  memoryRequest: '2Gi',
+  memoryLimit: '8Gi',
+  pollIntervalMs: 1000,
+  podReadyTimeoutMs: 10 * 60_000,
+};
+
+/** Deterministic, DNS-1123 Job name of an attempt (at most 63 characters). */
+export function jobNameOf(ref: Pick<AttemptRef, 'experimentId' | 'cellId' | 'attempt'>): string {
+  return `gg-${hashText(ref.experimentId, 12)}-${ref.cellId
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .slice(0, 16)}-a${ref.attempt}`;
+}
+
+const statusCode = (err: unknown) => (err as { code?: unknown })?.code;
+
+/** Kubernetes API errors in the orchestration's terms: 5xx and network trouble are transient. */
+function apiError(err: unknown, what: string): Error {
+  const code = statusCode(err);
+  const transient = typeof code !== 'number' || code >= 500 || code === 429 || code === 408;
+  return Object.assign(new Error(`Kubernetes API: ${what}: ${(err as Error)?.message ?? String(err)}`), {
+    code: transient
+      ? RpcCode.UNAVAILABLE
+      : code === 403
+        ? RpcCode.PERMISSION_DENIED
+        : RpcCode.FAILED_PRECONDITION,
+  });
+}
+
+export class KubernetesExecutor implements Executor {
+  readonly name = KUBERNETES_EXECUTOR;
+  private readonly batch: BatchV1Api;
+  private readonly core: CoreV1Api;
+  private readonly options: KubernetesExecutorOptions;
+  private readonly log: Logger;
+
+  constructor(kubeConfig: KubeConfig, options: KubernetesExecutorOptions, log: Logger) {
+    this.batch = kubeConfig.makeApiClient(BatchV1ApiClass);
+    this.core = kubeConfig.makeApiClient(CoreV1ApiClass);
+    this.options = options;
+    this.log = log.child({ executor: KUBERNETES_EXECUTOR });
+  }
+
+  /** The Job of an attempt, as the coordinator creates it. */
+  jobFor(ref: AttemptRef): V1Job {
+    const o = this.options;
+    const name = jobNameOf(ref);
+    const labels = {
+      [LABELS.managedBy]: MANAGED_BY,
+      [LABELS.name]: 'gengap-trainer-run',
+      [LABELS.experiment]: ref.experimentId.slice(0, 63),
+      [LABELS.cell]: ref.cellId.slice(0, 63),
+      [LABELS.attempt]: String(ref.attempt),
+    };
+    const env = {
+      ...o.env,
+      GENGAP_HOST: '0.0.0.0',
+      GENGAP_PORT: String(o.grpcPort),
+      GENGAP_STATE_DIR: '/var/lib/gengap',
+    };
+    return {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: {
+        name,
+        namespace: o.namespace,
+        labels,
+        annotations: { 'gengap.dev/idempotency-key': ref.idempotencyKey },
+      },
+      spec: {
+        backoffLimit: o.backoffLimit,
+        podReplacementPolicy: 'Failed',
+        ttlSecondsAfterFinished: 3600,
+        podFailurePolicy: {
+          rules: [
+            // The trainer exits with this code on a configuration it can never run: no retry.
+            {
+              action: 'FailJob',
+              onExitCodes: { containerName: 'trainer', operator: 'In', values: [o.deterministicExitCode] },
+            },
+            // Evictions, preemption, node drains: not the run's fault, not counted.
+            { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
+          ],
+        },
+        template: {
+          metadata: { labels },
+          spec: {
+            restartPolicy: 'Never',
+            automountServiceAccountToken: false,
+            ...(o.serviceAccountName ? { serviceAccountName: o.serviceAccountName } : {}),
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 65534,
+              runAsGroup: 65534,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            containers: [
+              {
+                name: 'trainer',
+                image: o.image,
+                env: Object.entries(env).map(([n, value]) => ({ name: n, value })),
+                ports: [{ name: 'grpc', containerPort: o.grpcPort }],
+                readinessProbe: {
+                  grpc: { port: o.grpcPort, service: serviceNames.trainer },
+                  periodSeconds: 2,
+                },
+                resources: {
+                  requests: { cpu: o.cpuRequest, memory: o.memoryRequest },
+                  limits: { memory: o.memoryLimit },
+                },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ['ALL'] },
+                },
+                volumeMounts: [
+                  { name: 'state', mountPath: '/var/lib/gengap' },
+                  { name: 'tmp', mountPath: '/tmp' },
+                ],
+              },
+            ],
+            volumes: [
+              { name: 'state', emptyDir: {} },
+              { name: 'tmp', emptyDir: {} },
+            ],
+          },
+        },
+      },
+    };
+  }
+
+  /** Creates the attempt's Job unless it exists (409 AlreadyExists counts as created). */
+  async ensureJob(ref: AttemptRef): Promise<{ created: boolean }> {
+    try {
+      await this.batch.createNamespacedJob({ namespace: this.options.namespace, body: this.jobFor(ref) });
+      return { created: true };
+    } catch (err) {
+      if (statusCode(err) === 409) return { created: false };
+      throw apiError(err, `create Job ${jobNameOf(ref)}`);
+    }
+  }
+
+  async readJob(name: string): Promise<V1Job | undefined> {
+    try {
+      return await this.batch.readNamespacedJob({ name, namespace: this.options.namespace });
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw apiError(err, `read Job ${name}`);
+    }
+  }
+
+  private async readyPod(jobName: string): Promise<V1Pod | undefined> {
+    let pods: V1Pod[];
+    try {
+      pods = (
+        await this.core.listNamespacedPod({
+          namespace: this.options.namespace,
+          labelSelector: `job-name=${jobName}`,
+        })
+      ).items;
+    } catch (err) {
+      throw apiError(err, `list pods of Job ${jobName}`);
+    }
+    return pods.find(
+      (p) =>
+        p.status?.phase === 'Running' &&
+        p.status.podIP &&
+        !p.metadata?.deletionTimestamp &&
+        (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
+  }
+
+  async place(ref: AttemptRef, _previous: Placement | undefined, signal: AbortSignal): Promise<Placement> {
+    const jobName = jobNameOf(ref);
+    const { created } = await this.ensureJob(ref);
+    if (created) this.log.info({ jobName, ...ref }, 'job created');
+    const deadline = Date.now() + this.options.podReadyTimeoutMs;
+    for (;;) {
+      const failure = this.failureOf(await this.readJob(jobName), jobName);
+      // A failed Job has no pod to talk to; check() reports why.
+      if (failure) return { executor: this.name, jobName, trainerAddress: '' };
+      const pod = await this.readyPod(jobName);
+      if (pod?.status?.podIP)
+        return {
+          executor: this.name,
+          jobName,
+          trainerAddress: `${pod.status.podIP}:${this.options.grpcPort}`,
+        };
+      if (Date.now() > deadline)
+        throw Object.assign(
+          new Error(`the pod of Job ${jobName} was not ready within ${this.options.podReadyTimeoutMs} ms`),
+          {
+            code: RpcCode.DEADLINE_EXCEEDED,
+          },
+        );
+      await sleep(this.options.pollIntervalMs, signal);
+    }
+  }
+
+  /** The failure a Job reports, if it failed. */
+  failureOf(job: V1Job | undefined, jobName: string): InfraFailure | undefined {
+    if (!job)
+      return {
+        kind: 'transient',
+        failure: { code: RpcCode.NOT_FOUND, message: `Job ${jobName} disappeared` },
+      };
+    const failed = (job.status?.conditions ?? []).find((c) => c.type === 'Failed' && c.status === 'True');
+    if (!failed) return undefined;
+    const deterministic = failed.reason === 'PodFailurePolicy';
+    return {
+      kind: deterministic ? 'deterministic' : 'transient',
+      failure: {
+        code: deterministic ? RpcCode.FAILED_PRECONDITION : RpcCode.UNAVAILABLE,
+        message: `Job ${jobName} failed (${failed.reason ?? 'no reason'}): ${failed.message ?? ''}`.trim(),
+      },
+    };
+  }
+
+  async check(ref: AttemptRef, placement: Placement): Promise<InfraFailure | undefined> {
+    const jobName = placement.jobName ?? jobNameOf(ref);
+    return this.failureOf(await this.readJob(jobName), jobName);
+  }
+
+  async release(ref: AttemptRef, placement: Placement, outcome: AttemptOutcome): Promise<void> {
+    const name = placement.jobName ?? jobNameOf(ref);
+    await this.deleteJob(name);
+    this.log.info({ jobName: name, outcome }, 'job deleted');
+  }
+
+  async deleteJob(name: string): Promise<void> {
+    try {
+      await this.batch.deleteNamespacedJob({
+        name,
+        namespace: this.options.namespace,
+        propagationPolicy: 'Background',
+      });
+    } catch (err) {
+      if (statusCode(err) !== 404) throw apiError(err, `delete Job ${name}`);
+    }
+  }
+
+  /** Every Job this coordinator created, by label (what a restarted coordinator re-lists). */
+  async listJobs(): Promise<V1Job[]> {
+    const jobs: V1Job[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.batch.listNamespacedJob({
+        namespace: this.options.namespace,
+        labelSelector: `${LABELS.managedBy}=${MANAGED_BY}`,
+        limit: 500,
+        ...(token ? { _continue: token } : {}),
+      });
+      jobs.push(...page.items);
+      token = page.metadata?._continue || undefined;
+    } while (token);
+    return jobs;
+  }
+
+  /**
+   * Start-up reconciliation: re-lists the coordinator's Jobs and deletes those whose attempt is
+   * over (the coordinator stopped between the run's end and the Job's deletion). Live attempts keep
+   * their Jobs and find them again by name.
+   */
+  async reconcile(
+    isLive: (experimentId: string, cellId: string, attempt: number) => boolean,
+  ): Promise<{ kept: number; deleted: number }> {
+    let kept = 0;
+    let deleted = 0;
+    for (const job of await this.listJobs()) {
+      const labels = job.metadata?.labels ?? {};
+      const live = isLive(
+        labels[LABELS.experiment] ?? '',
+        labels[LABELS.cell] ?? '',
+        Number(labels[LABELS.attempt] ?? 0),
+      );
+      if (live) kept++;
+      else if (job.metadata?.name) {
+        await this.deleteJob(job.metadata.name);
+        deleted++;
+      }
+    }
+    this.log.info({ kept, deleted }, 'reconciled jobs');
+    return { kept, deleted };
+  }
+
+  async close(): Promise<void> {}
+}
+
+export interface KubernetesConfig {
+  GENGAP_K8S_NAMESPACE: string;
+  GENGAP_K8S_TRAINER_IMAGE: string;
+  GENGAP_K8S_SERVICE_ACCOUNT?: string | undefined;
+  GENGAP_K8S_TRAINER_ENV?: Record<string, string> | undefined;
+  GENGAP_DATA_ADDRESS: string;
+  GENGAP_ANALYSIS_ADDRESS?: string | undefined;
+}
+
+/** The executor from the coordinator's config, with the in-cluster (or ~/.kube) credentials. */
+export function createKubernetesExecutor(
+  config: KubernetesConfig,
+  log: Logger,
+  kubeConfig?: KubeConfig,
+): KubernetesExecutor {
+  const kc = kubeConfig ?? new KubeConfig();
+  if (!kubeConfig) kc.loadFromDefault();
+  return new KubernetesExecutor(
+    kc,
+    {
+      ...defaultKubernetesOptions,
+      namespace: config.GENGAP_K8S_NAMESPACE,
+      image: config.GENGAP_K8S_TRAINER_IMAGE,
+      ...(config.GENGAP_K8S_SERVICE_ACCOUNT ? { serviceAccountName: config.GENGAP_K8S_SERVICE_ACCOUNT } : {}),
+      env: {
+        GENGAP_DATA_ADDRESS: config.GENGAP_DATA_ADDRESS,
+        ...(config.GENGAP_ANALYSIS_ADDRESS
+          ? { GENGAP_ANALYSIS_ADDRESS: config.GENGAP_ANALYSIS_ADDRESS }
+          : {}),
+        ...config.GENGAP_K8S_TRAINER_ENV,
+      },
+    },
+    log,
+  );
+}

@@ -1,0 +1,340 @@
+// Analyses over several runs (ExperimentSpec.experiment_analyses), once the cells have finished:
+// paired runs (stability, interpolation), analyses across all runs (late-training statistics,
+// trajectories), teacher-student chains (defensive distillation), ensemble shift detection. What the
+// contracts cannot express yet (auto-encoder pre-training) is recorded as not implemented.
+import type { AnalysisSpec } from '@gengap/proto/analysis/v1/analysis';
+import type { CheckpointRef } from '@gengap/proto/common/v1/refs';
+import { Split } from '@gengap/proto/common/v1/refs';
+import type {
+  ExperimentAnalysis,
+  ExperimentSpec,
+  PairedRuns,
+  ShiftDetection,
+  TeacherStudent,
+} from '@gengap/proto/coordinator/v1/experiment';
+import { Cell } from '@gengap/proto/coordinator/v1/experiment';
+import type { Logger } from '@gengap/service-kit';
+import type { AnalysisApi } from '../clients/service-clients.ts';
+import { canonicalJson, hashJson } from '../spec/canonical.ts';
+import type { CellRecord, CoordinatorStore, NewCell } from '../store/coordinator-store.ts';
+import { type AnalysisRunner, analysisKindOf, NOT_IMPLEMENTED_NOTE } from './analysis-runner.ts';
+import type { DatasetProvider } from './datasets.ts';
+import { RpcCode } from './failures.ts';
+
+export interface ExperimentAnalysisDeps {
+  experimentId: string;
+  spec: ExperimentSpec;
+  store: CoordinatorStore;
+  runner: AnalysisRunner;
+  analysis: AnalysisApi | undefined;
+  datasets: DatasetProvider;
+  log: Logger;
+  /** Stores new (student) cells and runs them like the experiment's own; returns them finished. */
+  runCells(cells: NewCell[], signal: AbortSignal): Promise<CellRecord[]>;
+}
+
+const runCheckpoint = (runId: string): CheckpointRef => ({
+  source: { $case: 'run', value: { runId, step: 0 } },
+});
+
+const succeeded = (cells: readonly CellRecord[]) => cells.filter((c) => c.state === 'SUCCEEDED' && c.runId);
+
+function parseParameter(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The analysis spec for a pair: the second run goes where the kind expects "the other" model. */
+function pairSpec(template: AnalysisSpec, first: CellRecord, second: CellRecord): AnalysisSpec {
+  const spec: AnalysisSpec = {
+    ...template,
+    checkpoint: runCheckpoint(first.runId),
+    dataset: template.dataset?.datasetId ? template.dataset : { datasetId: first.datasetId },
+  };
+  const kind = template.kind;
+  if (kind?.$case === 'stability') spec.kind = { $case: 'stability', value: { otherRunId: second.runId } };
+  if (kind?.$case === 'interpolation')
+    spec.kind = { $case: 'interpolation', value: { ...kind.value, other: runCheckpoint(second.runId) } };
+  return spec;
+}
+
+async function pairedRuns(
+  deps: ExperimentAnalysisDeps,
+  index: number,
+  paired: PairedRuns,
+  signal: AbortSignal,
+) {
+  const cells = succeeded(deps.store.cells(deps.experimentId).filter((c) => c.role === 'cell'));
+  const first = canonicalJson(paired.first);
+  const second = canonicalJson(paired.second);
+  const rest = (c: CellRecord) =>
+    canonicalJson({
+      seed: c.seed,
+      p: Object.entries(c.parameters)
+        .filter(([k]) => k !== paired.axis)
+        .sort(),
+    });
+  const kind = paired.spec ? analysisKindOf(paired.spec) : 'unknown';
+  let pairs = 0;
+  for (const a of cells.filter((c) => canonicalJson(parseParameter(c.parameters[paired.axis])) === first)) {
+    const b = cells.find(
+      (c) => rest(c) === rest(a) && canonicalJson(parseParameter(c.parameters[paired.axis])) === second,
+    );
+    if (!b || !paired.spec) continue;
+    pairs++;
+    await deps.runner.run(
+      `experiment/paired${index}:${kind}:${a.cellId}:${b.cellId}`,
+      '',
+      pairSpec(paired.spec, a, b),
+      signal,
+    );
+  }
+  if (pairs === 0)
+    deps.runner.skip(
+      `experiment/paired${index}:${kind}`,
+      '',
+      `no succeeded pair of runs differs only in ${paired.axis}`,
+      RpcCode.FAILED_PRECONDITION,
+    );
+}
+
+async function acrossRuns(
+  deps: ExperimentAnalysisDeps,
+  index: number,
+  template: AnalysisSpec,
+  signal: AbortSignal,
+) {
+  const cells = succeeded(deps.store.cells(deps.experimentId).filter((c) => c.role === 'cell'));
+  const kind = analysisKindOf(template);
+  const name = `experiment/across${index}:${kind}`;
+  const [first] = cells;
+  if (!first) {
+    deps.runner.skip(name, '', 'no run succeeded', RpcCode.FAILED_PRECONDITION);
+    return;
+  }
+  const runIds = cells.map((c) => c.runId);
+  const spec: AnalysisSpec = {
+    ...template,
+    checkpoint: runCheckpoint(first.runId),
+    dataset: template.dataset?.datasetId ? template.dataset : { datasetId: first.datasetId },
+  };
+  const k = template.kind;
+  if (k?.$case === 'lateTrainingStatistics' && k.value.runIds.length === 0)
+    spec.kind = { $case: 'lateTrainingStatistics', value: { ...k.value, runIds } };
+  if (k?.$case === 'trajectory' && k.value.runIds.length === 0)
+    spec.kind = { $case: 'trajectory', value: { ...k.value, runIds } };
+  await deps.runner.run(name, '', spec, signal);
+}
+
+async function teacherStudent(
+  deps: ExperimentAnalysisDeps,
+  index: number,
+  ts: TeacherStudent,
+  signal: AbortSignal,
+) {
+  const filter = ts.teacherFilter ? new RegExp(ts.teacherFilter) : undefined;
+  const teachers = succeeded(deps.store.cells(deps.experimentId).filter((c) => c.role === 'cell')).filter(
+    (c) => !filter || filter.test(c.label),
+  );
+  if (teachers.length === 0) {
+    deps.runner.skip(
+      `experiment/teacherStudent${index}`,
+      '',
+      'no teacher run succeeded',
+      RpcCode.FAILED_PRECONDITION,
+    );
+    return;
+  }
+  const all = deps.store.cells(deps.experimentId);
+  const students: NewCell[] = teachers.map((teacher, i) => {
+    const student = ts.student as Cell;
+    const runSpec = {
+      ...(student.run as NonNullable<Cell['run']>),
+      seed: teacher.seed,
+      teacher: { checkpoint: runCheckpoint(teacher.runId), temperature: ts.temperature },
+    };
+    const datasetSpec = student.dataset;
+    if (!datasetSpec) runSpec.dataset = { datasetId: teacher.datasetId };
+    const cellId = hashJson({ teacher: teacher.cellId, index, student: Cell.toJSON(student) }, 16);
+    return {
+      cellId,
+      index: all.length + index * 1000 + i,
+      role: 'student',
+      parentCellId: teacher.cellId,
+      label: `student (T=${ts.temperature}) of ${teacher.label || teacher.cellId}`,
+      parameters: { ...teacher.parameters, role: JSON.stringify('student') },
+      seed: teacher.seed,
+      datasetSpec,
+      runSpec,
+      analyses: [],
+    };
+  });
+  const finished = await deps.runCells(students, signal);
+  for (const [j, template] of ts.analyses.entries()) {
+    const kind = analysisKindOf(template);
+    for (const student of finished) {
+      const teacher = teachers.find((t) => t.cellId === student.parentCellId);
+      for (const member of [teacher, student]) {
+        if (member?.state !== 'SUCCEEDED') continue;
+        const spec: AnalysisSpec = {
+          ...template,
+          checkpoint: runCheckpoint(member.runId),
+          dataset: template.dataset?.datasetId ? template.dataset : { datasetId: member.datasetId },
+        };
+        await deps.runner.run(
+          `${member.cellId}/teacherStudent${index}:${kind}#${j + 1}`,
+          member.cellId,
+          spec,
+          signal,
+        );
+      }
+    }
+  }
+}
+
+async function shiftDetection(
+  deps: ExperimentAnalysisDeps,
+  index: number,
+  shift: ShiftDetection,
+  signal: AbortSignal,
+) {
+  const name = `experiment/shiftDetection${index}`;
+  const members = succeeded(deps.store.cells(deps.experimentId).filter((c) => c.role === 'cell')).slice(
+    0,
+    Math.max(2, shift.ensembleSize),
+  );
+  const [first] = members;
+  if (!first || members.length < 2) {
+    deps.runner.skip(
+      name,
+      '',
+      'shift detection needs at least two succeeded runs for the ensemble',
+      RpcCode.FAILED_PRECONDITION,
+    );
+    return;
+  }
+  if (!first.datasetSpec) {
+    deps.runner.skip(
+      name,
+      '',
+      'shift detection needs a generated dataset (not a stored one)',
+      RpcCode.FAILED_PRECONDITION,
+    );
+    return;
+  }
+  const shiftedSpec = {
+    ...first.datasetSpec,
+    corruptions: [
+      ...first.datasetSpec.corruptions,
+      {
+        kind: {
+          $case: 'covariateShift' as const,
+          value: shift.shift ?? { kind: 0, severity: 0, classes: [], splits: 0 },
+        },
+      },
+    ],
+  };
+  const shiftedId = await deps.datasets.ensure(shiftedSpec, signal);
+  const trials = shift.trials || 10;
+  const significance = shift.significance || 0.05;
+  const ensemble = members.map((m) => runCheckpoint(m.runId));
+  const statistic = async (datasetId: string, trial: number, which: string) => {
+    const spec: AnalysisSpec = {
+      checkpoint: runCheckpoint(first.runId),
+      dataset: { datasetId },
+      split: Split.SPLIT_TEST,
+      numExamples: shift.querySize,
+      shuffleExamples: true,
+      seed: 1000 + trial,
+      threads: 0,
+      precision: 0,
+      device: 0,
+      kind: { $case: 'ensembleDisagreement', value: { members: ensemble } },
+    };
+    const record = await deps.runner.run(`${name}/${which}/${trial}`, '', spec, signal);
+    if (record.state !== 'SUCCEEDED' || !deps.analysis) return { record, value: undefined };
+    const got = (await deps.analysis.getAnalysis(record.analysisId, signal)).analysis;
+    const result = got?.result?.kind;
+    return {
+      record,
+      value: result?.$case === 'ensembleDisagreement' ? result.value.disagreementRate : undefined,
+    };
+  };
+  const nulls: number[] = [];
+  const shifted: number[] = [];
+  for (let t = 0; t < trials; t++) {
+    const a = await statistic(first.datasetId, t, 'null');
+    if (a.record.note.startsWith(NOT_IMPLEMENTED_NOTE)) {
+      deps.runner.skip(name, '', a.record.note);
+      return;
+    }
+    if (a.value !== undefined) nulls.push(a.value);
+    const b = await statistic(shiftedId, t, 'shifted');
+    if (b.value !== undefined) shifted.push(b.value);
+  }
+  const pValues = shifted.map((s) => (1 + nulls.filter((n) => n >= s).length) / (1 + nulls.length));
+  const power = pValues.length ? pValues.filter((p) => p < significance).length / pValues.length : Number.NaN;
+  const note = `ensemble of ${members.length}, query sets of ${shift.querySize}: detection power ${power.toFixed(2)} at significance ${significance} over ${pValues.length} trials (null disagreement mean ${mean(nulls).toFixed(3)}, shifted ${mean(shifted).toFixed(3)})`;
+  deps.store.upsertAnalysis(deps.experimentId, name, {
+    cellId: '',
+    state: pValues.length > 0 ? 'SUCCEEDED' : 'FAILED',
+    note,
+    resultJson: JSON.stringify({
+      statistic: 'disagreementRate',
+      nulls,
+      shifted,
+      pValues,
+      power,
+      significance,
+      shiftedDatasetId: shiftedId,
+    }),
+  });
+  deps.store.addNote(deps.experimentId, `Shift detection ${index + 1}: ${note}.`);
+}
+
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
+
+export async function runExperimentAnalyses(
+  deps: ExperimentAnalysisDeps,
+  signal: AbortSignal,
+): Promise<void> {
+  for (const [index, ea] of deps.spec.experimentAnalyses.entries()) {
+    const kind = (ea as ExperimentAnalysis).kind;
+    try {
+      switch (kind?.$case) {
+        case 'pairedRuns':
+          await pairedRuns(deps, index, kind.value, signal);
+          break;
+        case 'acrossRuns':
+          if (kind.value.spec) await acrossRuns(deps, index, kind.value.spec, signal);
+          break;
+        case 'teacherStudent':
+          await teacherStudent(deps, index, kind.value, signal);
+          break;
+        case 'shiftDetection':
+          await shiftDetection(deps, index, kind.value, signal);
+          break;
+        case 'pretrainFinetune':
+          deps.runner.skip(
+            `experiment/pretrainFinetune${index}`,
+            '',
+            `${NOT_IMPLEMENTED_NOTE}: greedy layer-wise auto-encoder pre-training needs a reconstruction loss that RunSpec cannot express`,
+          );
+          break;
+        default:
+          break;
+      }
+    } catch (err) {
+      if (signal.aborted) throw err;
+      deps.log.error({ err, index }, 'experiment analysis failed');
+      deps.store.addNote(
+        deps.experimentId,
+        `Experiment analysis ${index + 1} (${kind?.$case}) failed: ${(err as Error).message}`,
+      );
+    }
+  }
+}
