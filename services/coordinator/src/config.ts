@@ -1,0 +1,46 @@
+// The coordinator's GENGAP_* settings (on top of service-kit's common ones), validated at start-up.
+import { z } from 'zod';
+
+const addressList = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean),
+);
+
+export const coordinatorConfigShape = {
+  GENGAP_DATA_ADDRESS: z.string().min(1, { error: 'the data service address (host:port) is required' }),
+  /** Trainer endpoints, comma-separated (GENGAP_TRAINER_ADDRESS is read when this is unset). */
+  GENGAP_TRAINER_ADDRESSES: addressList.optional(),
+  GENGAP_TRAINER_ADDRESS: z.string().optional(),
+  GENGAP_ANALYSIS_ADDRESS: z.string().optional(),
+  /** Training runs in flight at once across all trainers (experiments may ask for fewer). */
+  GENGAP_MAX_CONCURRENT_RUNS: z.coerce.number().int().min(1).max(10_000).default(2),
+  GENGAP_EXECUTOR: z.enum(['trainer-service', 'kubernetes']).default('trainer-service'),
+  /** Where reports are written (default: <GENGAP_STATE_DIR>/reports). */
+  GENGAP_REPORTS_DIR: z.string().optional(),
+  /** Loopback HTTP server for reports and the live experiment list; 0 picks a free port, -1 disables it. */
+  GENGAP_HTTP_PORT: z.coerce.number().int().min(-1).max(65535).default(0),
+  GENGAP_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  /** First retry delay and its cap (exponential backoff with jitter). */
+  GENGAP_RETRY_BASE_MS: z.coerce.number().int().min(1).max(600_000).default(1000),
+  GENGAP_RETRY_MAX_MS: z.coerce.number().int().min(1).max(3_600_000).default(30_000),
+  /** How long a trainer (or the analysis service) may stay unreachable before an attempt counts as failed. */
+  GENGAP_UNREACHABLE_BUDGET_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
+  // Kubernetes executor.
+  GENGAP_K8S_NAMESPACE: z.string().default('gengap'),
+  GENGAP_K8S_TRAINER_IMAGE: z.string().default('gengap/trainer:latest'),
+  GENGAP_K8S_SERVICE_ACCOUNT: z.string().optional(),
+  /** Extra environment for trainer pods, as a JSON object. */
+  GENGAP_K8S_TRAINER_ENV: z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return z.record(z.string(), z.string()).parse(JSON.parse(s));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object of strings' });
+        return z.NEVER;
+      }
+    })
+    .optional(),
+};
