@@ -217,6 +217,8 @@ export async function readNpyFile(path: string): Promise<HostTensor> {
 export interface NpyReader extends NpyHeader {
   /** Reads `length` bytes of element data starting at byte `offset` of the data (not of the file). */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /** Fills `target` with element data starting at byte `offset` of the data (for pooled buffers). */
+  readInto(target: Uint8Array, offset: number): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -229,23 +231,28 @@ export async function openNpyFile(path: string): Promise<NpyReader> {
     await file.close();
     throw err;
   }
+  const readInto = async (target: Uint8Array, offset: number) => {
+    const length = target.byteLength;
+    if (offset < 0 || offset + length > header.dataBytes) {
+      throw new RangeError(`range ${offset}+${length} outside ${header.dataBytes} data bytes`);
+    }
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await file.read(target, done, length - done, header.dataOffset + offset + done);
+      if (bytesRead === 0) throw new NpyFormatError('unexpected end of .npy file');
+      done += bytesRead;
+    }
+    return target;
+  };
   return {
     ...header,
-    async read(offset, length) {
-      if (offset < 0 || length < 0 || offset + length > header.dataBytes) {
-        throw new RangeError(`range ${offset}+${length} outside ${header.dataBytes} data bytes`);
-      }
-      // A fresh, unpooled buffer per read (offset 0, so aligned for typed-array views): callers hand
-      // it to a transport that may still hold it after the next read.
-      const out = Buffer.allocUnsafeSlow(length);
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await file.read(out, done, length - done, header.dataOffset + offset + done);
-        if (bytesRead === 0) throw new NpyFormatError('unexpected end of .npy file');
-        done += bytesRead;
-      }
-      return out;
+    // A fresh, unpooled buffer per read (offset 0, so aligned for typed-array views): callers hand
+    // it to a transport that may still hold it after the next read.
+    read: (offset, length) => {
+      if (length < 0) return Promise.reject(new RangeError(`negative length ${length}`));
+      return readInto(Buffer.allocUnsafeSlow(length), offset);
     },
+    readInto,
     close: () => file.close(),
   };
 }

@@ -3,8 +3,9 @@ import { DataServiceService } from '@gengap/proto/data/v1/data_service';
 import { GenGapServer, type ServerSettings } from '@gengap/service-kit';
 import { datasetHandlers } from './handlers/datasets.ts';
 import { readHandlers } from './handlers/reads.ts';
-import { encodeReadDatasetResponse } from './handlers/wire.ts';
+import { readDatasetSerializer } from './handlers/wire.ts';
 import type { DatasetJobs } from './jobs/dataset-jobs.ts';
+import { BufferPool } from './reading/buffer-pool.ts';
 import type { DatasetStorage } from './storage/dataset-storage.ts';
 
 export interface DataDeps {
@@ -13,17 +14,18 @@ export interface DataDeps {
   storage: DatasetStorage;
 }
 
-/** The generated definition, with ReadDataset's responses encoded by the one-copy serializer. */
-export const dataServiceDefinition = {
-  ...DataServiceService,
-  readDataset: { ...DataServiceService.readDataset, responseSerialize: encodeReadDatasetResponse },
-};
-
 export function createServer(deps: DataDeps): GenGapServer {
   const server = new GenGapServer(deps.settings);
-  server.addService(dataServiceDefinition, {
+  const pool = new BufferPool();
+  // The generated definition, with ReadDataset's responses encoded by the one-copy serializer that
+  // recycles read buffers.
+  const definition = {
+    ...DataServiceService,
+    readDataset: { ...DataServiceService.readDataset, responseSerialize: readDatasetSerializer(pool) },
+  };
+  server.addService(definition, {
     ...datasetHandlers(deps.jobs),
-    ...readHandlers(deps.jobs, deps.storage),
+    ...readHandlers(deps.jobs, deps.storage, pool),
   });
   return server;
 }

@@ -10,7 +10,8 @@ import { callUnary, readStream } from '@gengap/service-kit';
 import { toChunks } from '@gengap/tensor-io';
 import { status } from '@grpc/grpc-js';
 import { PNG } from 'pngjs';
-import { encodeReadDatasetResponse } from '../src/handlers/wire.ts';
+import { encodeReadDatasetResponse, readDatasetSerializer } from '../src/handlers/wire.ts';
+import { BufferPool } from '../src/reading/buffer-pool.ts';
 import { createAndWait, expectError, readSplit, spec, startService, type TestService } from './helpers.ts';
 
 describe('reading datasets', () => {
@@ -226,5 +227,26 @@ describe('reading datasets', () => {
       assert.deepEqual(fast, reference);
     }
     assert.equal(encodeReadDatasetResponse({ chunk: undefined }).byteLength, 0);
+  });
+
+  test('the streaming serializer reuses its output and returns pooled read buffers', () => {
+    const pool = new BufferPool();
+    const serialize = readDatasetSerializer(pool);
+    const first = pool.acquire(1000).fill(7);
+    const [chunk] = [
+      ...toChunks([{ name: 'x', dtype: DataType.DATA_TYPE_UINT8, shape: [1000], data: first }], 4096),
+    ];
+    const reference = Buffer.from(ReadDatasetResponse.encode({ chunk }).finish());
+    const out = serialize({ chunk });
+    assert.deepEqual(Buffer.from(out), reference);
+    // The read buffer went back to the pool and is lent again; the output buffer is reused.
+    const second = pool.acquire(1000);
+    assert.equal(second.buffer, first.buffer);
+    const again = serialize({ chunk: { ...(chunk as NonNullable<typeof chunk>), data: second.fill(7) } });
+    assert.equal(again.buffer, out.buffer);
+    // Buffers the pool did not lend are left alone.
+    const foreign = Buffer.allocUnsafeSlow(1000);
+    pool.release(foreign);
+    assert.notEqual(pool.acquire(1000).buffer, foreign.buffer);
   });
 });

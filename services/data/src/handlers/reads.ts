@@ -20,6 +20,7 @@ import {
 import { DEFAULT_CHUNK_BYTES, toChunksFrom } from '@gengap/tensor-io';
 import type { SplitName } from '../datasets/types.ts';
 import type { DatasetJobs } from '../jobs/dataset-jobs.ts';
+import type { BufferPool } from '../reading/buffer-pool.ts';
 import { onlineBatch } from '../reading/online-batches.ts';
 import { renderImageGrid } from '../reading/png-grid.ts';
 import { sampleSplit } from '../reading/sample.ts';
@@ -54,7 +55,7 @@ function float32Tensor(name: string, shape: number[], values: Float32Array): Ten
   };
 }
 
-export function readHandlers(jobs: DatasetJobs, storage: DatasetStorage) {
+export function readHandlers(jobs: DatasetJobs, storage: DatasetStorage, pool: BufferPool) {
   const { limits } = jobs;
   return {
     async readDataset(request: ReadDatasetRequest, ctx: CallContext, sink: StreamSink<ReadDatasetResponse>) {
@@ -70,7 +71,7 @@ export function readHandlers(jobs: DatasetJobs, storage: DatasetStorage) {
         );
       }
       const dtype = inputDtypeFor(file, request.inputDtype);
-      const open = await openSplit(storage, file, split, dtype);
+      const open = await openSplit(storage, file, split, dtype, pool);
       try {
         for await (const chunk of toChunksFrom(open.sources, chunkBytes)) await sink.write({ chunk });
       } finally {

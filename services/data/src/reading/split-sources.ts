@@ -9,6 +9,7 @@ import { type ChunkSource, dtypeToProto, type NpyReader } from '@gengap/tensor-i
 import type { SplitName } from '../datasets/types.ts';
 import type { DatasetStorage } from '../storage/dataset-storage.ts';
 import type { ManifestFile, StoredTensor } from '../storage/manifest-file.ts';
+import type { BufferPool } from './buffer-pool.ts';
 
 /** Tensor order in a ReadDataset stream. */
 export const STREAM_TENSORS = ['x', 'y', 'y_clean'] as const;
@@ -62,14 +63,14 @@ export function inputDtypeFor(file: ManifestFile, dtype: DataType): DataType {
   return dtype;
 }
 
-function storedSource(name: string, tensor: StoredTensor, reader: NpyReader): ChunkSource {
+function storedSource(name: string, tensor: StoredTensor, reader: NpyReader, pool: BufferPool): ChunkSource {
   return {
     name,
     dtype: dtypeToProto(tensor.dtype),
     shape: tensor.shape,
     byteLength: reader.dataBytes,
     sha256Hex: tensor.sha256,
-    read: (offset, length) => reader.read(offset, length),
+    read: (offset, length) => reader.readInto(pool.acquire(length), offset),
   };
 }
 
@@ -103,6 +104,7 @@ export async function openSplit(
   file: ManifestFile,
   split: SplitName,
   inputDtype: DataType,
+  pool: BufferPool,
 ): Promise<OpenSplit> {
   const datasetId = file.manifest.datasetId;
   const tensors = file.storage.splits[split];
@@ -120,7 +122,7 @@ export async function openSplit(
       readers.push(reader);
       const converted = name === 'x' && inputDtype !== DataType.DATA_TYPE_FLOAT32;
       sources.push(
-        converted ? convertedSource(tensor, reader, inputDtype) : storedSource(name, tensor, reader),
+        converted ? convertedSource(tensor, reader, inputDtype) : storedSource(name, tensor, reader, pool),
       );
     }
     return { sources, close };
