@@ -52,8 +52,19 @@ export interface BuildOptions {
   log?: (line: string) => void;
 }
 
-function run(cmd: string, args: string[], log: (line: string) => void, quiet = false): string {
-  const result = spawnSync(cmd, args, { cwd: repoRoot, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+function run(
+  cmd: string,
+  args: string[],
+  log: (line: string) => void,
+  quiet = false,
+  env: Record<string, string> = {},
+): string {
+  const result = spawnSync(cmd, args, {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, ...env },
+  });
   if (result.status !== 0) {
     throw new Error(
       `${cmd} ${args.join(' ')} exited with ${result.status}:\n${result.stdout}\n${result.stderr}`,
@@ -81,7 +92,10 @@ export function ensureBaseImage(base: string, log: (line: string) => void): void
     return;
   }
   log(`building the offline base image ${base}`);
-  const out = run('bash', [join(repoRoot, 'deploy/docker/build-base-image.sh'), base], log);
+  // The Node binary running this script is the one to package (Node 24, the workspace's).
+  const out = run('bash', [join(repoRoot, 'deploy/docker/build-base-image.sh'), base], log, false, {
+    NODE_BIN: process.env.NODE_BIN ?? process.execPath,
+  });
   log(out.trim());
 }
 

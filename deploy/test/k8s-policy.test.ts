@@ -24,6 +24,7 @@ const renders = {
 
 function render(dir: string): K8sObject[] {
   const result = spawnSync('kubectl', ['kustomize', join(repoRoot, dir)], { encoding: 'utf8' });
+  if (result.error) throw new Error(`kubectl is needed to render the manifests: ${result.error.message}`);
   assert.equal(result.status, 0, `kubectl kustomize ${dir} failed:\n${result.stderr}`);
   return parseAllDocuments(result.stdout).map((d) => d.toJS() as K8sObject);
 }
