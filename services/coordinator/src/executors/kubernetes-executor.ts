@@ -51,6 +51,8 @@ export interface KubernetesExecutorOptions {
   pollIntervalMs: number;
   /** How long to wait for the pod to become ready before the attempt counts as failed. */
   podReadyTimeoutMs: number;
+  /** Jobs per page when re-listing. */
+  listPageSize: number;
 }
 
 export const defaultKubernetesOptions: Omit<KubernetesExecutorOptions, 'namespace' | 'image' | 'env'> = {
@@ -62,6 +64,7 @@ export const defaultKubernetesOptions: Omit<KubernetesExecutorOptions, 'namespac
   memoryLimit: '8Gi',
   pollIntervalMs: 1000,
   podReadyTimeoutMs: 10 * 60_000,
+  listPageSize: 500,
 };
 
 /** Deterministic, DNS-1123 Job name of an attempt (at most 63 characters). */
@@ -307,7 +310,7 @@ export class KubernetesExecutor implements Executor {
       const page = await this.batch.listNamespacedJob({
         namespace: this.options.namespace,
         labelSelector: `${LABELS.managedBy}=${MANAGED_BY}`,
-        limit: 500,
+        limit: this.options.listPageSize,
         ...(token ? { _continue: token } : {}),
       });
       jobs.push(...page.items);
