@@ -229,7 +229,7 @@ describe('reading datasets', () => {
     assert.equal(encodeReadDatasetResponse({ chunk: undefined }).byteLength, 0);
   });
 
-  test('the streaming serializer reuses its output and returns pooled read buffers', () => {
+  test('the streaming serializer reuses its output and returns pooled read buffers', async () => {
     const pool = new BufferPool();
     const serialize = readDatasetSerializer(pool);
     const first = pool.acquire(1000).fill(7);
@@ -244,6 +244,26 @@ describe('reading datasets', () => {
     assert.equal(second.buffer, first.buffer);
     const again = serialize({ chunk: { ...(chunk as NonNullable<typeof chunk>), data: second.fill(7) } });
     assert.equal(again.buffer, out.buffer);
+    // A lease holds a stream to its cap of buffers not yet serialized, and gives up on abort.
+    const controller = new AbortController();
+    const lease = pool.lease(2500, controller.signal);
+    {
+      const a = await lease.acquire(1000);
+      await lease.acquire(1000);
+      let third = false;
+      const waiting = lease.acquire(1000).then(() => {
+        third = true;
+      });
+      await new Promise((r) => setImmediate(r));
+      assert.equal(third, false, 'over the cap: the read waits');
+      pool.release(a);
+      await waiting;
+      assert.equal(third, true, 'a serialized buffer makes room');
+      const blocked = lease.acquire(1000);
+      controller.abort(new Error('cancelled'));
+      await assert.rejects(blocked, /cancelled/);
+      lease.close();
+    }
     // Buffers the pool did not lend are left alone.
     const foreign = Buffer.allocUnsafeSlow(1000);
     pool.release(foreign);

@@ -29,6 +29,8 @@ import type { DatasetStorage } from '../storage/dataset-storage.ts';
 
 const DEFAULT_SAMPLE = 16;
 const MAX_SAMPLE = 256;
+/** Bytes of a ReadDataset stream read from disk but not yet handed to HTTP/2 (at least two chunks). */
+const IN_FLIGHT_BYTES = 8 * 1024 * 1024;
 /** Room for everything but the tensor bytes in one message. */
 const MESSAGE_OVERHEAD = 64 * 1024;
 
@@ -71,10 +73,13 @@ export function readHandlers(jobs: DatasetJobs, storage: DatasetStorage, pool: B
         );
       }
       const dtype = inputDtypeFor(file, request.inputDtype);
-      const open = await openSplit(storage, file, split, dtype, pool);
+      // At most two chunks (or 8 MiB) of this stream wait in grpc-js's queue at a time.
+      const lease = pool.lease(Math.max(2 * chunkBytes, IN_FLIGHT_BYTES), ctx.signal);
+      const open = await openSplit(storage, file, split, dtype, lease);
       try {
         for await (const chunk of toChunksFrom(open.sources, chunkBytes)) await sink.write({ chunk });
       } finally {
+        lease.close();
         await open.close();
       }
       ctx.log.debug({ datasetId: request.datasetId, split }, 'split streamed');

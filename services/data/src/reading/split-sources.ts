@@ -9,7 +9,7 @@ import { type ChunkSource, dtypeToProto, type NpyReader } from '@gengap/tensor-i
 import type { SplitName } from '../datasets/types.ts';
 import type { DatasetStorage } from '../storage/dataset-storage.ts';
 import type { ManifestFile, StoredTensor } from '../storage/manifest-file.ts';
-import type { BufferPool } from './buffer-pool.ts';
+import type { Lease } from './buffer-pool.ts';
 
 /** Tensor order in a ReadDataset stream. */
 export const STREAM_TENSORS = ['x', 'y', 'y_clean'] as const;
@@ -63,14 +63,14 @@ export function inputDtypeFor(file: ManifestFile, dtype: DataType): DataType {
   return dtype;
 }
 
-function storedSource(name: string, tensor: StoredTensor, reader: NpyReader, pool: BufferPool): ChunkSource {
+function storedSource(name: string, tensor: StoredTensor, reader: NpyReader, lease: Lease): ChunkSource {
   return {
     name,
     dtype: dtypeToProto(tensor.dtype),
     shape: tensor.shape,
     byteLength: reader.dataBytes,
     sha256Hex: tensor.sha256,
-    read: (offset, length) => reader.readInto(pool.acquire(length), offset),
+    read: async (offset, length) => reader.readInto(await lease.acquire(length), offset),
   };
 }
 
@@ -104,7 +104,7 @@ export async function openSplit(
   file: ManifestFile,
   split: SplitName,
   inputDtype: DataType,
-  pool: BufferPool,
+  lease: Lease,
 ): Promise<OpenSplit> {
   const datasetId = file.manifest.datasetId;
   const tensors = file.storage.splits[split];
@@ -122,7 +122,7 @@ export async function openSplit(
       readers.push(reader);
       const converted = name === 'x' && inputDtype !== DataType.DATA_TYPE_FLOAT32;
       sources.push(
-        converted ? convertedSource(tensor, reader, inputDtype) : storedSource(name, tensor, reader, pool),
+        converted ? convertedSource(tensor, reader, inputDtype) : storedSource(name, tensor, reader, lease),
       );
     }
     return { sources, close };
