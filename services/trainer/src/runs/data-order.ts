@@ -9,6 +9,7 @@ export class DataOrder {
   private readonly shuffle: boolean;
   private epochStartState: number[];
   private permutation: Uint32Array;
+  private upcoming: { rng: Rng; startState: number[]; permutation: Uint32Array } | undefined;
 
   private constructor(rng: Rng, size: number, shuffle: boolean) {
     this.rng = rng;
@@ -37,8 +38,30 @@ export class DataOrder {
 
   /** Moves to the next epoch's order. */
   nextEpoch(): void {
-    this.epochStartState = this.rng.getState();
-    this.permutation = this.draw();
+    const upcoming = this.upcomingEpoch();
+    this.rng = upcoming.rng;
+    this.epochStartState = upcoming.startState;
+    this.permutation = upcoming.permutation;
+    this.upcoming = undefined;
+  }
+
+  /** The next epoch's order, drawn ahead on a copy of the stream (for prefetching); nextEpoch uses it. */
+  private upcomingEpoch(): { rng: Rng; startState: number[]; permutation: Uint32Array } {
+    if (!this.upcoming) {
+      const startState = this.rng.getState();
+      const saved = this.rng;
+      this.rng = Rng.fromState(startState);
+      const permutation = this.draw();
+      this.upcoming = { rng: this.rng, startState, permutation };
+      this.rng = saved;
+    }
+    return this.upcoming;
+  }
+
+  /** Rows [start, end) of the current epoch's order, or of the next epoch's with `upcoming`. */
+  rows(start: number, end: number, upcoming = false): Uint32Array {
+    const permutation = upcoming ? this.upcomingEpoch().permutation : this.permutation;
+    return permutation.subarray(start, Math.min(end, this.size));
   }
 
   /** The random stream's state at the start of the current epoch (saved in checkpoints). */

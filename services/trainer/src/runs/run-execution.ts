@@ -2,7 +2,7 @@
 // cache, teacher and init_from checkpoints), start a worker thread that trains, store what the worker
 // reports in the order it reports it, and record the outcome. The worker owns the ORT session, so a
 // training loop never blocks the gRPC event loop.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { type JobFailure, StaleAttemptError } from '@gengap/job-store';
 import { ModelSpec } from '@gengap/proto/common/v1/model';
 import type { RunSpec } from '@gengap/proto/trainer/v1/run';
@@ -12,6 +12,7 @@ import type { CheckpointResolver } from './checkpoint-refs.ts';
 import type { RunRecords } from './run-records.ts';
 import { planRun } from './run-spec.ts';
 import type { ScheduledRun } from './scheduler.ts';
+import type { WorkerPool } from './worker-pool.ts';
 import {
   ControlFlag,
   type MainToWorker,
@@ -29,9 +30,8 @@ export interface ExecutionDeps {
   checkpointCapSteps: number;
   /** Identifies this trainer process as the owner of its attempts. */
   owner: string;
+  workers: WorkerPool;
 }
-
-const WORKER_URL = new URL('./training-worker.ts', import.meta.url);
 
 /** gRPC codes of failures worth retrying while preparing (UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED). */
 const TRANSIENT_CODES = new Set([14, 4, 10]);
@@ -185,24 +185,31 @@ export class RunExecution implements ScheduledRun {
 
   private runWorker(input: WorkerInput): Promise<WorkerOutcome> {
     return new Promise<WorkerOutcome>((resolve) => {
-      let outcome: WorkerOutcome | undefined;
       let crash: unknown;
-      const worker = new Worker(WORKER_URL, { workerData: input, name: `run ${this.runId}` });
+      let settled = false;
+      const worker = this.deps.workers.start(input);
       this.worker = worker;
       worker.on('message', (message: WorkerToMain) => {
+        if (settled) return;
         try {
-          if (message.type === 'done') outcome = message.outcome;
-          else this.handle(worker, message);
+          if (message.type === 'done') {
+            // The run is over and the worker is idle again: hand it back for the next run.
+            settled = true;
+            this.worker = undefined;
+            this.deps.workers.release(worker);
+            resolve(message.outcome);
+          } else {
+            this.handle(worker, message);
+          }
         } catch (err) {
           if (err instanceof StaleAttemptError) {
             // A newer attempt owns the run: this one must not write anything more.
             this.fenced = true;
             this.log.warn('attempt fenced off by a newer one; stopping its worker');
-            void worker.terminate();
           } else {
             crash = err;
-            void worker.terminate();
           }
+          void worker.terminate();
         }
       });
       worker.on('error', (err) => {
@@ -210,8 +217,9 @@ export class RunExecution implements ScheduledRun {
       });
       worker.on('exit', (code) => {
         this.worker = undefined;
-        if (outcome) resolve(outcome);
-        else if (this.flag === ControlFlag.SHUTDOWN) resolve({ kind: 'interrupted' });
+        if (settled) return;
+        settled = true;
+        if (this.flag === ControlFlag.SHUTDOWN) resolve({ kind: 'interrupted' });
         else if (this.flag === ControlFlag.CANCEL && !crash)
           resolve({ kind: 'cancelled', summary: new Uint8Array() });
         else {

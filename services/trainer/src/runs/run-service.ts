@@ -22,6 +22,7 @@ import { RunExecution } from './run-execution.ts';
 import { RUN_KIND, type RunRecords, runIdFor } from './run-records.ts';
 import { planRun, specHash, validateRunSpec } from './run-spec.ts';
 import { RunScheduler } from './scheduler.ts';
+import { WorkerPool } from './worker-pool.ts';
 
 export const TRAINER_VERSION = '0.1.0';
 
@@ -60,10 +61,12 @@ export class RunService {
   private readonly deps: RunServiceDeps;
   private readonly scheduler: RunScheduler<RunExecution>;
   private readonly owner = `trainer-${process.pid}-${randomUUID().slice(0, 8)}`;
+  private readonly workers: WorkerPool;
 
   constructor(deps: RunServiceDeps) {
     this.deps = deps;
     const { settings } = deps;
+    this.workers = new WorkerPool({ warm: 1, maxIdle: settings.maxConcurrentRuns });
     this.scheduler = new RunScheduler(
       { maxConcurrent: settings.maxConcurrentRuns, maxQueued: settings.maxQueuedRuns },
       (runId) =>
@@ -76,6 +79,7 @@ export class RunService {
             defaultThreads: settings.defaultThreads,
             checkpointCapSteps: settings.checkpointCapSteps,
             owner: this.owner,
+            workers: this.workers,
           },
           runId,
         ),
@@ -242,6 +246,7 @@ export class RunService {
    */
   async shutdown(): Promise<void> {
     this.scheduler.stop();
+    await this.workers.close();
     const executions = this.scheduler.executions();
     for (const execution of executions) execution.interrupt();
     const waitMs = this.deps.settings.shutdownWaitMs ?? 30_000;

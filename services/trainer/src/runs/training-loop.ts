@@ -7,8 +7,10 @@
 import { ModelSpec } from '@gengap/proto/common/v1/model';
 import type { RunSpec, RunSummary, TimeToFit } from '@gengap/proto/trainer/v1/run';
 import type { Augmenter } from './augmentation.ts';
-import { gatherOnline, type OfflineBatches, type OnlineBatchSource } from './batches.ts';
-import { latestCheckpoint, pruneCheckpoints, writeCheckpoint } from './checkpoints.ts';
+import type { ChunkPosition, OfflineBatches, OnlineBatches } from './batches.ts';
+import type { CheckpointWriter } from './checkpoint-writer.ts';
+import { latestCheckpoint } from './checkpoints.ts';
+import { chunkSteps, type Position, positionAfter } from './chunk-plan.ts';
 import { DataOrder } from './data-order.ts';
 import { NonFiniteLossError } from './errors.ts';
 import { type LearningRateAt, learningRateSchedule } from './lr-schedule.ts';
@@ -60,7 +62,9 @@ export interface LoopInputs {
   batches?: OfflineBatches;
   train?: LabelledSplit;
   test?: LabelledSplit;
-  online?: OnlineBatchSource;
+  online?: OnlineBatches;
+  /** Writes checkpoints (in the background where it has a helper thread). */
+  writer: CheckpointWriter;
   /** Data augmentation of image inputs (regularizers.augment_*). */
   augmenter?: Augmenter;
   /** Parameters to start from when there is no checkpoint yet (init_from). */
@@ -106,6 +110,8 @@ export class TrainingLoop {
   private wallAtAttemptStart = 0;
   private lastProgress = 0;
   private lastEvalStep = -1;
+  /** A background checkpoint write that failed (disk full...): ends the run at the next chunk. */
+  private writeFailure: Error | undefined;
 
   constructor(inputs: LoopInputs, io: LoopIO) {
     this.in = inputs;
@@ -179,13 +185,20 @@ export class TrainingLoop {
     for (;;) {
       stopReason = this.budgetExhausted();
       if (stopReason) break;
+      if (this.writeFailure) throw this.writeFailure;
       const flag = this.io.control();
       if (flag === ControlFlag.CANCEL) return { kind: 'cancelled', summary: this.summary() };
-      if (flag === ControlFlag.SHUTDOWN) return { kind: 'interrupted' };
+      if (flag === ControlFlag.SHUTDOWN) {
+        // Checkpoints already asked for are progress the next start resumes from: finish writing them.
+        await this.settleWrites();
+        await this.io.flush();
+        return { kind: 'interrupted' };
+      }
       try {
         await this.trainChunk();
       } catch (err) {
         if (err instanceof NonFiniteLossError) {
+          await this.settleWrites();
           await this.io.flush();
           return { kind: 'failed', error: err, summary: this.summary() };
         }
@@ -218,58 +231,50 @@ export class TrainingLoop {
     return undefined;
   }
 
-  /** Steps in the next chunk: up to steps_per_call, never across an epoch end or a checkpoint/trajectory step. */
-  private chunkSize(): number {
-    const { plan } = this;
-    const until = (every: number) => every - (this.step % every);
-    // Full batch: one step per epoch, so a chunk spans epochs, up to the next epoch with work to do.
-    let k = plan.fullBatch
-      ? Math.min(plan.stepsPerCall, this.epochsToNextEpochWork())
-      : Math.min(plan.stepsPerCall, plan.stepsPerEpoch - this.stepInEpoch);
-    k = Math.min(k, until(plan.checkpointEverySteps));
-    // Augmentation draws a new version of the batch every step; a shared full batch cannot carry that.
-    if (plan.fullBatch && this.in.augmenter) k = 1;
-    if (plan.trajectoryEvery > 0) k = Math.min(k, until(plan.trajectoryEvery));
-    if (Number.isFinite(plan.maxSteps)) k = Math.min(k, plan.maxSteps - this.step);
-    // The epoch's last batch may be short: it gets a chunk of its own.
-    if (!plan.online && !plan.fullBatch && plan.trainSize % plan.batchSize !== 0) {
-      const lastBatch = plan.stepsPerEpoch - 1;
-      if (this.stepInEpoch === lastBatch) return 1;
-      k = Math.min(k, lastBatch - this.stepInEpoch);
-    }
-    return Math.max(1, k);
+  private position(): Position {
+    return { step: this.step, epochIndex: this.epochIndex, stepInEpoch: this.stepInEpoch };
   }
 
-  /** Epochs until the next one that evaluates or keeps a permanent checkpoint (full-batch chunking). */
-  private epochsToNextEpochWork(): number {
-    const { plan } = this;
-    const e = this.epochIndex;
-    const untilMultiple = (every: number) => every - (e % every);
-    let k = untilMultiple(plan.evalEveryEpochs);
-    if (plan.keepEveryEpochs > 0) k = Math.min(k, untilMultiple(plan.keepEveryEpochs));
-    for (const keep of plan.keepEpochs) if (keep > e) k = Math.min(k, keep - e);
-    return k;
-  }
-
-  private async gather(k: number): Promise<ChunkBatches> {
+  private async gather(at: ChunkPosition): Promise<ChunkBatches> {
     const { plan } = this;
     if (plan.online) {
       if (!this.in.online) throw new Error('online dataset without a batch source');
-      return gatherOnline(this.in.online, this.step, k, plan.batchSize);
+      return this.in.online.gather(at);
     }
     const batches = this.in.batches as OfflineBatches;
-    if (plan.fullBatch) return batches.whole(k);
-    return batches.gather(this.order as DataOrder, this.stepInEpoch, k, plan.batchSize);
+    if (plan.fullBatch) return batches.whole(at.steps);
+    return batches.gather(this.order as DataOrder, at);
+  }
+
+  /** Starts fetching the batches of the chunk after `chunk`, to overlap with its training. */
+  private prefetchAfter(chunk: ChunkPosition): void {
+    const { plan } = this;
+    const next = positionAfter(plan, chunk);
+    if (next.step >= plan.maxSteps || plan.fullBatch) return;
+    const at = { ...next, steps: chunkSteps(plan, next, this.in.augmenter !== undefined) };
+    if (plan.online) {
+      this.in.online?.prefetch(at);
+    } else if (this.in.batches && this.order) {
+      this.in.batches.prefetch(
+        at,
+        this.in.batches.rows(this.order, at, next.epochIndex !== chunk.epochIndex),
+      );
+    }
   }
 
   private async trainChunk(): Promise<void> {
-    const k = this.chunkSize();
-    const chunk = await this.gather(k);
+    const at = {
+      ...this.position(),
+      steps: chunkSteps(this.plan, this.position(), this.in.augmenter !== undefined),
+    };
+    const k = at.steps;
+    const chunk = await this.gather(at);
     if (this.in.augmenter) {
       // Full-batch chunks are the split itself: augment a copy.
       if (chunk.x === this.in.train?.x) chunk.x = chunk.x.slice();
       this.in.augmenter.apply(chunk, this.step);
     }
+    this.prefetchAfter(at);
     const rates = new Float64Array(k);
     for (let i = 0; i < k; i++) rates[i] = this.lr(this.step + i);
     const metrics = await this.in.backend.train(chunk, rates, this.step);
@@ -429,14 +434,17 @@ export class TrainingLoop {
     return { trainLoss, trainAccuracy };
   }
 
+  /**
+   * Asks for a checkpoint of the current state. It is written in the background (the loop trains on);
+   * the final one is awaited, with every earlier one.
+   */
   private async checkpoint(permanent: boolean, final = false): Promise<void> {
     // Every event up to this step must be stored before the checkpoint exists: a resume replays only
     // the steps after it.
     await this.io.flush();
     this.state.wallSeconds = this.wall();
-    const { backend, runDir, runId, spec } = this.in;
-    const written = writeCheckpoint(
-      runDir,
+    const { backend, runId, spec } = this.in;
+    const written = this.in.writer.write(
       {
         runId,
         step: this.step,
@@ -454,19 +462,37 @@ export class TrainingLoop {
       backend.parameterTensors(),
       backend.optimizerTensors(),
     );
-    pruneCheckpoints(runDir, this.step);
-    this.io.emit(`ckpt:${written.step}`, {
-      $case: 'checkpoint',
-      value: {
-        checkpoint: {
-          step: written.step,
-          epoch: written.epoch,
-          permanent: written.permanent,
-          sha256Hex: written.sha256Hex,
-        },
+    const recorded = written.then(
+      (checkpoint) => {
+        this.io.emit(`ckpt:${checkpoint.step}`, {
+          $case: 'checkpoint',
+          value: {
+            checkpoint: {
+              step: checkpoint.step,
+              epoch: checkpoint.epoch,
+              permanent: checkpoint.permanent,
+              sha256Hex: checkpoint.sha256Hex,
+            },
+          },
+        });
       },
-    });
-    await this.io.flush();
+      (err: unknown) => {
+        this.writeFailure ??= err as Error;
+      },
+    );
+    if (final) {
+      await recorded;
+      await this.in.writer.idle();
+      if (this.writeFailure) throw this.writeFailure;
+      await this.io.flush();
+    }
+  }
+
+  /** Waits for background checkpoint writes (before the loop returns). */
+  private async settleWrites(): Promise<void> {
+    await this.in.writer.idle();
+    // Let the write callbacks run, so their events are emitted.
+    await new Promise((resolve) => setImmediate(resolve));
   }
 
   private progressFraction(): number {

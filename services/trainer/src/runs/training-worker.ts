@@ -1,12 +1,15 @@
-// Entry point of a run's worker thread (started by run-execution.ts). Compiles the network, turns a
-// teacher's outputs into soft labels if the run has one, runs the training loop, and reports events,
-// progress and the outcome to the main thread. Stores nothing itself except checkpoint files.
-import { parentPort, workerData } from 'node:worker_threads';
+// Entry point of a training worker thread (see worker-pool.ts): for each 'start' message, one run.
+// Compiles the network, turns a teacher's outputs into soft labels if the run has one, runs the
+// training loop, and reports events, progress and the outcome to the main thread; then releases the
+// run's sessions and waits for the next. Stores nothing itself except checkpoint files.
+import { parentPort, type Worker, workerData } from 'node:worker_threads';
 import type { JobFailure } from '@gengap/job-store';
 import { ModelSpec } from '@gengap/proto/common/v1/model';
 import { RunSpec, RunSummary } from '@gengap/proto/trainer/v1/run';
 import { Augmenter } from './augmentation.ts';
-import { OfflineBatches, type OnlineBatchSource } from './batches.ts';
+import { startGatherThread } from './batch-gatherer.ts';
+import { OfflineBatches, OnlineBatches, type OnlineBatchSource } from './batches.ts';
+import { CheckpointWriter, startCheckpointWriterThread } from './checkpoint-writer.ts';
 import { createEngineBackend, createTeacherBackend, engineFailure } from './engine-backend.ts';
 import { encodeEvent, type RunEventBody } from './run-records.ts';
 import { planRun } from './run-spec.ts';
@@ -20,9 +23,18 @@ import type {
   WorkerToMain,
 } from './worker-protocol.ts';
 
-const input = workerData as WorkerInput;
 const port = parentPort as NonNullable<typeof parentPort>;
-const control = new Int32Array(input.control);
+// The current run: set by its 'start' message (or, for a worker started for one run, workerData).
+let input: WorkerInput;
+let control: Int32Array;
+let active = false;
+
+/** This worker's helper threads (batch gathering, checkpoint writing), started once, kept across runs. */
+let helperThreads: { gather: Worker; writer: Worker } | undefined;
+function helpers(): { gather: Worker; writer: Worker } {
+  helperThreads ??= { gather: startGatherThread(), writer: startCheckpointWriterThread() };
+  return helperThreads;
+}
 
 /** Events are sent in batches; a checkpoint or the end flushes them. */
 const EVENT_BATCH = 256;
@@ -48,6 +60,10 @@ function request(message: WorkerToMain & { id: number }): Promise<MainToWorker> 
 }
 
 port.on('message', (message: MainToWorker) => {
+  if (message.type === 'start') {
+    void begin(message.input, false);
+    return;
+  }
   const resolve = waiting.get(message.id);
   if (resolve) {
     waiting.delete(message.id);
@@ -129,26 +145,39 @@ async function train(): Promise<LoopResult> {
       reg && (reg.augmentRandomShift > 0 || reg.augmentHorizontalFlip)
         ? { shift: reg.augmentRandomShift, flip: reg.augmentHorizontalFlip }
         : undefined;
-    const loop = new TrainingLoop(
-      {
-        runId: input.runId,
-        spec,
-        specHash: input.specHash,
-        plan,
-        runDir: input.runDir,
-        backend,
-        ...(trainSplit
-          ? { train: trainSplit, batches: new OfflineBatches(trainSplit, soft, input.numClasses) }
-          : {}),
-        ...(testSplit ? { test: testSplit } : {}),
-        ...(input.online ? { online } : {}),
-        ...(input.initFrom ? { initFrom: input.initFrom } : {}),
-        ...(augmentation ? { augmenter: new Augmenter(spec.seed, input.inputShape, augmentation) } : {}),
-        log,
-      },
-      io,
-    );
-    return await loop.run();
+    const batches = trainSplit
+      ? new OfflineBatches(trainSplit, soft, {
+          classes: input.numClasses,
+          batchSize: plan.batchSize,
+          maxSteps: plan.fullBatch ? 1 : plan.stepsPerCall,
+          helper: plan.fullBatch ? undefined : helpers().gather,
+        })
+      : undefined;
+    const writer = new CheckpointWriter(input.runDir, helpers().writer);
+    try {
+      const loop = new TrainingLoop(
+        {
+          runId: input.runId,
+          spec,
+          specHash: input.specHash,
+          plan,
+          runDir: input.runDir,
+          backend,
+          writer,
+          ...(trainSplit && batches ? { train: trainSplit, batches } : {}),
+          ...(testSplit ? { test: testSplit } : {}),
+          ...(input.online ? { online: new OnlineBatches(online, plan.batchSize) } : {}),
+          ...(input.initFrom ? { initFrom: input.initFrom } : {}),
+          ...(augmentation ? { augmenter: new Augmenter(spec.seed, input.inputShape, augmentation) } : {}),
+          log,
+        },
+        io,
+      );
+      return await loop.run();
+    } finally {
+      await writer.close();
+      await batches?.close();
+    }
   } finally {
     await backend.dispose();
   }
@@ -169,12 +198,23 @@ function outcomeOf(result: LoopResult): WorkerOutcome {
   }
 }
 
-let outcome: WorkerOutcome;
-try {
-  outcome = outcomeOf(await train());
-} catch (err) {
-  outcome = { kind: 'failed', failure: engineFailure(err), summary: new Uint8Array() };
+async function begin(given: WorkerInput, once: boolean): Promise<void> {
+  if (active) throw new Error(`a training worker runs one run at a time (asked for ${given.runId})`);
+  active = true;
+  input = given;
+  control = new Int32Array(input.control);
+  let outcome: WorkerOutcome;
+  try {
+    outcome = outcomeOf(await train());
+  } catch (err) {
+    outcome = { kind: 'failed', failure: engineFailure(err), summary: new Uint8Array() };
+  }
+  sendEvents();
+  // Nothing of this run outlives it: replies still on their way are for requests nobody awaits.
+  waiting.clear();
+  active = false;
+  post({ type: 'done', outcome });
+  if (once) port.close();
 }
-sendEvents();
-post({ type: 'done', outcome });
-port.close();
+
+if (workerData) void begin(workerData as WorkerInput, true);

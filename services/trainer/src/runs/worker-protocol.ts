@@ -74,6 +74,8 @@ export type WorkerToMain =
   | { type: 'done'; outcome: WorkerOutcome };
 
 export type MainToWorker =
+  /** Starts the run (to a worker started ahead of need, without workerData). */
+  | { type: 'start'; id?: undefined; input: WorkerInput }
   | { type: 'flushed'; id: number }
   | {
       type: 'onlineBatches';
