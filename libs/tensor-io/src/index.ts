@@ -1,4 +1,5 @@
 export * from './atomic-file.ts';
+export * from './chunk-wire.ts';
 export * from './chunks.ts';
 export * from './dtypes.ts';
 export * from './npy.ts';

@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { DataType } from '@gengap/proto/common/v1/tensor';
+import { ReadDatasetResponse } from '@gengap/proto/data/v1/data_service';
 import {
   ChunkAssembler,
   type ChunkSource,
+  ChunkWireError,
+  decodeChunkEnvelope,
   memorySource,
   type RawTensor,
   toChunks,
@@ -69,4 +72,24 @@ test('reads stay one chunk ahead of the consumer and stop when it stops', async 
 test('a source whose shape disagrees with its length is refused', async () => {
   const source = { ...memorySource(tensor('x', 10)), shape: [11] };
   await assert.rejects(collect(toChunksFrom([source])), /shape needs 44 bytes/);
+});
+
+test('decodeChunkEnvelope equals the generated decoder, with data as a view of the message', () => {
+  const data = new Uint8Array(Float64Array.from({ length: 5000 }, (_, i) => i / 7).buffer);
+  const chunks = [
+    ...toChunks([{ name: 'x', dtype: DataType.DATA_TYPE_FLOAT64, shape: [50, 100], data }], 16_384, 2 ** 40),
+    ...toChunks([{ name: 'é', dtype: DataType.DATA_TYPE_INT64, shape: [0], data: new Uint8Array(0) }]),
+  ];
+  for (const chunk of chunks) {
+    const bytes = Buffer.from(ReadDatasetResponse.encode({ chunk }).finish());
+    const fast = decodeChunkEnvelope(bytes);
+    assert.deepEqual(fast, ReadDatasetResponse.decode(bytes).chunk);
+    if (chunk.data.byteLength > 0) assert.equal(fast?.data.buffer, bytes.buffer, 'no copy');
+  }
+  // Unpacked repeated shape and unknown fields are accepted, as protobuf parsers must.
+  const unpacked = Buffer.from([0x0a, 10, 0x20, 3, 0x20, 4, 0x58, 1, 0x32, 2, 7, 8, 0x10, 1]);
+  assert.deepEqual(decodeChunkEnvelope(unpacked)?.shape, [3, 4]);
+  assert.deepEqual([...(decodeChunkEnvelope(unpacked)?.data ?? [])], [7, 8]);
+  assert.equal(decodeChunkEnvelope(Buffer.alloc(0)), undefined);
+  assert.throws(() => decodeChunkEnvelope(Buffer.from([0x0a, 50, 0x08])), ChunkWireError);
 });
