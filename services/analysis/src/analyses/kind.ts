@@ -4,7 +4,7 @@
 // store or files directly: inputs, progress, cancellation and artifacts all come through the context,
 // so the same kind runs in a server, in a test, or in a benchmark.
 import type { AnalysisResult, AnalysisSpec } from '@gengap/proto/analysis/v1/analysis';
-import type { ModelSpec } from '@gengap/proto/common/v1/model';
+import type { LossSpec, ModelSpec } from '@gengap/proto/common/v1/model';
 import type { CheckpointRef, Split } from '@gengap/proto/common/v1/refs';
 import type { DataType } from '@gengap/proto/common/v1/tensor';
 import type { Rng } from '@gengap/random';
@@ -42,6 +42,8 @@ export interface LoadedCheckpoint {
 export interface ModelOptions {
   /** Examples per graph call (the HVP batch); 0 or absent means the engine's default (1000). */
   chunkSize?: number;
+  /** The loss the model's graphs use instead of the run's (input-space analyses use temperature 1). */
+  loss?: LossSpec;
 }
 
 export interface DataOptions {

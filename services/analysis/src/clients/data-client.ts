@@ -61,6 +61,7 @@ export class DataServiceDatasets implements DatasetSource {
     const x = tensors.find((t) => t.name === 'x');
     const y = tensors.find((t) => t.name === 'y');
     if (!x || !y) throw new FailedPreconditionError(`dataset ${datasetId} split ${split} lacks x or y`);
+    const yClean = tensors.find((t) => t.name === 'y_clean');
     return {
       datasetId,
       split,
@@ -68,6 +69,8 @@ export class DataServiceDatasets implements DatasetSource {
       y: labelsOf(y),
       inputShape: (stats?.inputShape.length ? stats.inputShape : x.shape.slice(1)).map(Number),
       numClasses: manifest.numClasses,
+      yClean: yClean ? labelsOf(yClean) : undefined,
+      datasetSpec: manifest.spec,
     };
   }
 }

@@ -2,6 +2,7 @@
 // for models that start with an embedding) and Int32 labels, with the selection rules of AnalysisSpec
 // (seeded shuffle, first N) applied in one place.
 import type { Split } from '@gengap/proto/common/v1/refs';
+import type { DatasetSpec } from '@gengap/proto/data/v1/dataset';
 import { Rng } from '@gengap/random';
 
 export type ExampleInputs = Float32Array | Float64Array | Int32Array;
@@ -16,6 +17,10 @@ export interface ExampleSet {
   readonly inputShape: readonly number[];
   readonly rowSize: number;
   readonly numClasses: number;
+  /** Labels before any label corruption, row for row (only when the split's labels were corrupted). */
+  readonly yClean?: Int32Array | undefined;
+  /** The dataset's canonical spec (from its manifest), when the source knows it. */
+  readonly datasetSpec?: DatasetSpec | undefined;
 }
 
 /** A split as stored by the data service (all of it). */
@@ -26,6 +31,8 @@ export interface SplitData {
   y: Int32Array;
   inputShape: number[];
   numClasses: number;
+  yClean?: Int32Array | undefined;
+  datasetSpec?: DatasetSpec | undefined;
 }
 
 function copyRows(x: ExampleInputs, rowSize: number, indices: ArrayLike<number>): ExampleInputs {
@@ -48,6 +55,8 @@ export function exampleSet(data: SplitData): ExampleSet {
     inputShape: data.inputShape,
     rowSize,
     numClasses: data.numClasses,
+    yClean: data.yClean,
+    datasetSpec: data.datasetSpec,
   };
 }
 
@@ -55,7 +64,8 @@ export function exampleSet(data: SplitData): ExampleSet {
 export function selectRows(set: ExampleSet, indices: ArrayLike<number>): ExampleSet {
   const y = new Int32Array(indices.length);
   for (let i = 0; i < indices.length; i++) y[i] = set.y[indices[i]!]!;
-  return { ...set, x: copyRows(set.x, set.rowSize, indices), y, count: indices.length };
+  const yClean = set.yClean ? Int32Array.from(indices, (r) => set.yClean![r]!) : undefined;
+  return { ...set, x: copyRows(set.x, set.rowSize, indices), y, yClean, count: indices.length };
 }
 
 /** Rows [start, end) without copying. */
@@ -64,6 +74,7 @@ export function sliceRows(set: ExampleSet, start: number, end: number): ExampleS
     ...set,
     x: set.x.subarray(start * set.rowSize, end * set.rowSize),
     y: set.y.subarray(start, end),
+    yClean: set.yClean?.subarray(start, end),
     count: end - start,
   };
 }

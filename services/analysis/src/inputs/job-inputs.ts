@@ -30,7 +30,7 @@ export function checkpointBytes(c: LoadedCheckpoint): number {
 }
 
 export function splitBytes(s: SplitData): number {
-  return s.x.byteLength + s.y.byteLength;
+  return s.x.byteLength + s.y.byteLength + (s.yClean?.byteLength ?? 0);
 }
 
 export class JobInputs implements AnalysisInputs {
@@ -124,7 +124,7 @@ export class JobInputs implements AnalysisInputs {
     const run = await this.run(checkpoint.runId);
     const lease = await this.services.compiler.acquire({
       model: checkpoint.model,
-      loss: run.spec?.loss,
+      loss: options.loss ?? run.spec?.loss,
       precision: await this.precisionFor(checkpoint),
       device: this.spec.device === Device.DEVICE_CUDA ? Device.DEVICE_CUDA : Device.DEVICE_CPU,
       threads: this.threads,
