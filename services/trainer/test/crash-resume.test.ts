@@ -36,6 +36,7 @@ before(async () => {
     },
     seed: 5,
   });
+  await runReference();
 });
 
 after(async () => {
@@ -82,11 +83,12 @@ async function finalParameters(client: Parameters<typeof readParameters>[0], run
   return new Map([...tensors].map(([name, t]) => [name, Buffer.from(t.data).toString('hex')]));
 }
 
-test('SIGKILL at seeded random points, then restart: same final parameters as an uninterrupted run, no duplicated metrics', async () => {
-  // The uninterrupted reference.
+let expected: Map<string, string>;
+let referenceEvents: RunEvent[];
+
+/** The uninterrupted reference run, in its own trainer process. */
+async function runReference(): Promise<void> {
   const reference = await spawnTrainer(env(`${dir.path}/reference`));
-  let expected: Map<string, string>;
-  let referenceEvents: RunEvent[];
   try {
     const { run } = await startRun(reference.client, spec(), 'reference');
     const done = await waitForRun(reference.client, run?.runId as string);
@@ -96,7 +98,9 @@ test('SIGKILL at seeded random points, then restart: same final parameters as an
   } finally {
     reference.stop();
   }
+}
 
+test('SIGKILL at seeded random points, then restart: same final parameters as an uninterrupted run, no duplicated metrics', async () => {
   // The same run, killed twice at seeded random steps.
   const stateDir = `${dir.path}/crashing`;
   const rng = new Rng(20241126, 'kill-points');
@@ -159,6 +163,35 @@ test('SIGKILL at seeded random points, then restart: same final parameters as an
       [JobState.JOB_STATE_RUNNING, 3],
       [JobState.JOB_STATE_SUCCEEDED, 3],
     ]);
+  } finally {
+    restarted.stop();
+  }
+});
+
+test('SIGTERM stops the trainer gracefully mid-run; the next start resumes the run to the same parameters', async () => {
+  const stateDir = `${dir.path}/terminated`;
+  const trainer = await spawnTrainer(env(stateDir));
+  const runId = (await startRun(trainer.client, spec(), 'terminated')).run?.runId as string;
+  const request = { runId, fromSequence: 0, skipStepMetrics: false };
+  for await (const message of readStream(trainer.client, trainer.client.watchRun, request)) {
+    const event = message.event?.event;
+    if (event?.$case === 'step' && event.value.step >= 250) break;
+  }
+  const exited = new Promise<number | null>((resolve) =>
+    trainer.process.once('exit', (code) => resolve(code)),
+  );
+  trainer.process.kill('SIGTERM');
+  assert.equal(await exited, 0, 'graceful shutdown exits 0');
+  trainer.stop();
+  const restarted = await spawnTrainer(env(stateDir));
+  try {
+    const done = await waitForRun(restarted.client, runId);
+    assert.equal(done.status?.state, JobState.JOB_STATE_SUCCEEDED, done.status?.error?.message);
+    assert.equal(done.status?.attempt, 2);
+    const actual = await finalParameters(restarted.client, runId);
+    for (const [name, hex] of expected) assert.equal(actual.get(name), hex, `parameter ${name} differs`);
+    const steps = (await watchAll(restarted.client, runId)).filter((e) => e.event?.$case === 'step');
+    assert.equal(steps.length, 20 * 40);
   } finally {
     restarted.stop();
   }
