@@ -16,7 +16,13 @@ export function registerCancelCommand(program: Command): void {
         ctx.address = coordinatorAddress(ctx.global);
         const conn = connect(ctx.address);
         try {
-          const res = await callUnary(conn.client, conn.client.cancelExperiment, { experimentId });
+          // Cancelling waits for the runs in flight to stop: longer than the default deadline.
+          const res = await callUnary(
+            conn.client,
+            conn.client.cancelExperiment,
+            { experimentId },
+            { deadlineMs: 120_000 },
+          );
           const state = stateName(res.experiment?.status?.state);
           if (ctx.global.json) ctx.emit({ experimentId, status: state });
           else ctx.say(`experiment ${experimentId}: ${state}`);

@@ -63,6 +63,8 @@ export function describeError(err: unknown, address?: string): DescribedError {
           message: `coordinator${address ? ` at ${address}` : ''} unreachable (${statusName(err.code)}: ${details}); is the stack up? try "gengap up"`,
           exitCode,
         };
+      case status.NOT_FOUND:
+        return { message: details, exitCode };
       case status.UNIMPLEMENTED:
         return { message: `the coordinator does not implement this yet (${details})`, exitCode };
       default:
