@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { JobState } from '@gengap/proto/common/v1/job';
-import { Device, LossKind, ScheduleKind } from '@gengap/proto/common/v1/model';
+import { Device, LossKind, Precision, ScheduleKind } from '@gengap/proto/common/v1/model';
 import type { RunEvent } from '@gengap/proto/trainer/v1/run';
 import type { ListRunsRequest } from '@gengap/proto/trainer/v1/trainer_service';
 import { callUnary, readStream } from '@gengap/service-kit';
@@ -353,6 +353,56 @@ describe('runs', () => {
     );
     const ttf = ofCase(events, 'timeToFit');
     assert.equal(ttf.length, final.summary?.timeToFit?.reached ? 1 : 0);
+  });
+});
+
+describe('options', () => {
+  test('float64 precision, frozen parameters and the full-gradient norm', async () => {
+    const initial = await startRun(
+      trainer.client,
+      spec({ stop: { maxSteps: 1 }, optimizer: { kind: 1, learningRate: 1e-12 } }),
+      'frozen-ref',
+    );
+    const { run } = await startRun(
+      trainer.client,
+      spec({
+        precision: Precision.PRECISION_FLOAT64,
+        frozenParameters: ['0.dense.weight'],
+        metrics: { fullGradientNorm: true },
+        stop: { maxEpochs: 2 },
+      }),
+      'float64-frozen',
+    );
+    const done = await waitForRun(trainer.client, run?.runId as string);
+    assert.equal(done.status?.state, JobState.JOB_STATE_SUCCEEDED, done.status?.error?.message);
+    const events = await watchAll(trainer.client, run?.runId as string);
+    assert.ok(ofCase(events, 'epoch').every((e) => e.fullGradientNormSquared > 0));
+    await waitForRun(trainer.client, initial.run?.runId as string);
+    const trained = await readParameters(trainer.client, run?.runId as string);
+    const start = await readParameters(trainer.client, initial.run?.runId as string);
+    const weight = trained.tensors.get('0.dense.weight');
+    assert.equal(weight?.data.byteLength, FEATURES * 32 * 8, 'float64 parameters');
+    // Frozen: the float64 run starts from the same seeded values (initialised in float64), unchanged.
+    const frozen = new Float64Array(new Uint8Array(weight?.data as Uint8Array).buffer);
+    const reference = new Float32Array(
+      new Uint8Array(start.tensors.get('0.dense.weight')?.data as Uint8Array).buffer,
+    );
+    for (let i = 0; i < frozen.length; i++)
+      assert.ok(Math.abs((frozen[i] as number) - (reference[i] as number)) < 1e-6);
+    const bias = new Float64Array(
+      new Uint8Array(trained.tensors.get('0.dense.bias')?.data as Uint8Array).buffer,
+    );
+    const biasStart = new Float32Array(
+      new Uint8Array(start.tensors.get('0.dense.bias')?.data as Uint8Array).buffer,
+    );
+    assert.ok(
+      bias.some((v, i) => Math.abs(v - (biasStart[i] as number)) > 1e-4),
+      'unfrozen parameters train',
+    );
+    await assert.rejects(
+      startRun(trainer.client, spec({ frozenParameters: ['no.such.parameter'] }), 'frozen-unknown'),
+      (err) => statusCode(err) === 3 && fieldOf(err) === 'spec.frozen_parameters',
+    );
   });
 });
 
