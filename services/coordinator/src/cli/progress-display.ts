@@ -42,9 +42,12 @@ abstract class RunTracker {
   protected runs = new Map<string, RunState>();
   protected total = 0;
   protected phase = '';
+  /** The base cell's epoch limit: a run's progress when the trainer has not reported one yet. */
+  private maxEpochs = 0;
 
   start(experiment: Experiment): void {
     this.total = experiment.runs.length;
+    this.maxEpochs = experiment.spec?.base?.run?.stop?.maxEpochs ?? 0;
     for (const r of experiment.runs) this.track(r);
   }
 
@@ -99,7 +102,9 @@ abstract class RunTracker {
       const state = this.runs.get(e.value.cellId);
       if (!state) return;
       if (!isTerminal(state.state)) state.state = JobState.JOB_STATE_RUNNING;
-      state.progress = Math.max(state.progress, e.value.progress);
+      const byEpoch =
+        this.maxEpochs > 0 && e.value.epoch ? Math.min(1, e.value.epoch.epoch / this.maxEpochs) : 0;
+      state.progress = Math.max(state.progress, e.value.progress, byEpoch);
       if (e.value.epoch) {
         state.epoch = e.value.epoch.epoch;
         state.train = e.value.epoch.trainAccuracy;
