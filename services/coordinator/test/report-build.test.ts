@@ -345,6 +345,21 @@ describe('charts follow the swept axes of any experiment', () => {
     assert.ok(!readFileSync(out.htmlPath, 'utf8').includes('Outcome against'), 'no sweep section');
   });
 
+  test('an experiment cancelled before any run trained still gets a page', async () => {
+    const runs = [0, 1].map((i) => {
+      const r = runWith({ fraction: i }, i, false);
+      r.run.summary = undefined;
+      r.run.status = { state: JobState.JOB_STATE_CANCELLED, progress: 0, phase: '', attempt: 1 };
+      return { ...r, epochs: [], timeToFit: undefined };
+    });
+    const dir = tempDir();
+    const out = await buildReport(inputOf(runs), dir);
+    assert.deepEqual(out.problems, []);
+    const html = readFileSync(out.htmlPath, 'utf8');
+    assert.match(html, /2 \(2 cancelled\)/);
+    assert.ok(!html.includes('<figure class="chart"'), 'no charts without data');
+  });
+
   test('text from the experiment is escaped', async () => {
     const runs = [runWith({ tag: '<script>alert(1)</script>' }, 0, true), runWith({ tag: 'b&c' }, 1, true)];
     const input = inputOf(runs);
