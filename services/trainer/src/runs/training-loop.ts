@@ -5,7 +5,7 @@
 // computation of an uninterrupted run; replayed events carry the same dedupe keys and are dropped.
 
 import { ModelSpec } from '@gengap/proto/common/v1/model';
-import type { RunSpec, RunSummary, TimeToFit } from '@gengap/proto/trainer/v1/run';
+import type { RunSpec, RunSummary } from '@gengap/proto/trainer/v1/run';
 import type { Augmenter } from './augmentation.ts';
 import type { ChunkPosition, OfflineBatches, OnlineBatches } from './batches.ts';
 import type { CheckpointWriter } from './checkpoint-writer.ts';
@@ -13,34 +13,14 @@ import { latestCheckpoint } from './checkpoints.ts';
 import { chunkSteps, type Position, positionAfter } from './chunk-plan.ts';
 import { DataOrder } from './data-order.ts';
 import { NonFiniteLossError } from './errors.ts';
+import { correctnessBitmap, evaluateModel } from './evaluation.ts';
+import { type LoopState, runSummary } from './loop-state.ts';
 import { type LearningRateAt, learningRateSchedule } from './lr-schedule.ts';
 import type { RunEventBody } from './run-records.ts';
 import type { RunPlan } from './run-spec.ts';
-import type { ChunkBatches, Evaluation, LabelledSplit, TrainingBackend } from './training-backend.ts';
+import type { ChunkBatches, LabelledSplit, TrainingBackend } from './training-backend.ts';
 import { TrajectoryProjection } from './trajectory.ts';
 import { ControlFlag } from './worker-protocol.ts';
-
-/** Loop state saved in each checkpoint's manifest ("loop"). */
-export interface LoopState {
-  /** Training wall time up to the checkpoint (summed over attempts). */
-  wallSeconds: number;
-  samples: number;
-  timeToFit?: { step: number; epoch: number; wallSeconds: number };
-  /** Epoch at which target_train_accuracy was first reached (patience counts from it). */
-  targetReachedEpoch?: number;
-  lastEval?: {
-    step: number;
-    epoch: number;
-    trainLoss: number;
-    trainAccuracy: number;
-    testLoss: number;
-    testAccuracy: number;
-  };
-  /** Online datasets: running sums of the current epoch's batch losses and accuracies. */
-  onlineSums?: { loss: number; accuracy: number; steps: number };
-  /** Set in the final checkpoint: why training stopped. */
-  stopReason?: string;
-}
 
 export interface LoopIO {
   emit(key: string, event: RunEventBody): void;
@@ -80,20 +60,6 @@ export type LoopResult =
 
 const PROGRESS_INTERVAL_MS = 1000;
 const FIT_ACCURACY = 1 - 1e-12;
-
-function norm(values: ArrayLike<number>): number {
-  let sum = 0;
-  for (let i = 0; i < values.length; i++) sum += (values[i] as number) ** 2;
-  return Math.sqrt(sum);
-}
-
-/** Little-endian bit i = example i. */
-function bitmap(correct: Uint8Array): Uint8Array {
-  const out = new Uint8Array(Math.ceil(correct.length / 8));
-  for (let i = 0; i < correct.length; i++)
-    if (correct[i]) out[i >> 3] = (out[i >> 3] as number) | (1 << (i & 7));
-  return out;
-}
 
 export class TrainingLoop {
   private readonly in: LoopInputs;
@@ -357,54 +323,17 @@ export class TrainingLoop {
     return undefined;
   }
 
-  private async evaluateSplit(
-    split: LabelledSplit | undefined,
-    limit: number,
-    perExample: boolean,
-  ): Promise<Evaluation> {
-    if (!split) return { loss: Number.NaN, accuracy: Number.NaN };
-    const total = split.n;
-    const n = limit > 0 ? Math.min(limit, total) : total;
-    const x = n === total ? split.x : split.x.subarray(0, n * split.rowSize);
-    const y = n === total ? split.y : split.y.subarray(0, n);
-    return this.in.backend.evaluate(x, y, n, perExample);
-  }
-
   private async evaluate(key: string): Promise<{ trainLoss: number; trainAccuracy: number }> {
-    const { plan } = this;
-    let trainLoss: number;
-    let trainAccuracy: number;
-    let correct: Uint8Array | undefined;
-    if (plan.online) {
-      const sums = this.state.onlineSums ?? { loss: Number.NaN, accuracy: Number.NaN, steps: 1 };
-      trainLoss = sums.loss / sums.steps;
-      trainAccuracy = sums.accuracy / sums.steps;
-    } else {
-      const train = await this.evaluateSplit(this.in.train, plan.evalTrainSubset, plan.perExampleCorrectness);
-      trainLoss = train.loss;
-      trainAccuracy = train.accuracy;
-      correct = train.correct;
-    }
-    const test = await this.evaluateSplit(this.in.test, 0, false);
-    let fullGradientNormSquared = 0;
-    if (plan.fullGradientNorm && this.in.train) {
-      const { x, y, n } = this.in.train;
-      fullGradientNormSquared = await this.in.backend.gradientNormSquared(x, y, n);
-    }
+    const result = await evaluateModel(this.in.backend, this.plan, {
+      train: this.in.train,
+      test: this.in.test,
+      onlineSums: this.state.onlineSums,
+    });
+    const { correct, ...metrics } = result;
     const wallSeconds = this.wall();
     this.io.emit(key, {
       $case: 'epoch',
-      value: {
-        step: this.step,
-        epoch: this.epoch,
-        trainLoss,
-        trainAccuracy,
-        testLoss: test.loss,
-        testAccuracy: test.accuracy,
-        parameterNorm: norm(this.in.backend.flatParameters()),
-        wallSeconds,
-        fullGradientNormSquared,
-      },
+      value: { step: this.step, epoch: this.epoch, ...metrics, wallSeconds },
     });
     if (correct) {
       this.io.emit(`correct:${this.step}`, {
@@ -412,26 +341,26 @@ export class TrainingLoop {
         value: {
           step: this.step,
           epoch: this.epoch,
-          correctBitmap: Buffer.from(bitmap(correct)),
+          correctBitmap: Buffer.from(correctnessBitmap(correct)),
           numExamples: correct.length,
         },
       });
     }
-    if (!this.state.timeToFit && trainAccuracy >= FIT_ACCURACY) {
+    if (!this.state.timeToFit && result.trainAccuracy >= FIT_ACCURACY) {
       this.state.timeToFit = { step: this.step, epoch: this.epoch, wallSeconds };
       this.io.emit('ttf', { $case: 'timeToFit', value: { reached: true, ...this.state.timeToFit } });
     }
     this.state.lastEval = {
       step: this.step,
       epoch: this.epoch,
-      trainLoss,
-      trainAccuracy,
-      testLoss: test.loss,
-      testAccuracy: test.accuracy,
+      trainLoss: result.trainLoss,
+      trainAccuracy: result.trainAccuracy,
+      testLoss: result.testLoss,
+      testAccuracy: result.testAccuracy,
     };
     this.lastEvalStep = this.step;
     this.reportProgress(true);
-    return { trainLoss, trainAccuracy };
+    return result;
   }
 
   /**
@@ -516,24 +445,11 @@ export class TrainingLoop {
   }
 
   summary(): RunSummary {
-    const last = this.state.lastEval;
-    const wallSeconds = this.wall();
-    const ttf = this.state.timeToFit;
-    const timeToFit: TimeToFit = ttf
-      ? { reached: true, step: ttf.step, epoch: ttf.epoch, wallSeconds: ttf.wallSeconds }
-      : { reached: false, step: 0, epoch: 0, wallSeconds: 0 };
-    return {
+    return runSummary(this.state, {
       steps: this.step,
       epochs: this.epoch,
-      finalTrainLoss: last?.trainLoss ?? 0,
-      finalTrainAccuracy: last?.trainAccuracy ?? 0,
-      finalTestLoss: last?.testLoss ?? 0,
-      finalTestAccuracy: last?.testAccuracy ?? 0,
-      timeToFit,
-      wallSeconds,
+      wallSeconds: this.wall(),
       numParameters: this.in.backend.numParameters,
-      samplesPerSecond: wallSeconds > 0 ? this.state.samples / wallSeconds : 0,
-      stopReason: this.state.stopReason ?? '',
-    };
+    });
   }
 }
