@@ -12,7 +12,7 @@ import type {
   ShiftDetection,
   TeacherStudent,
 } from '@gengap/proto/coordinator/v1/experiment';
-import { Cell } from '@gengap/proto/coordinator/v1/experiment';
+import { Cell, SweepMode } from '@gengap/proto/coordinator/v1/experiment';
 import type { Logger } from '@gengap/service-kit';
 import type { AnalysisApi } from '../clients/service-clients.ts';
 import { canonicalJson, hashJson } from '../spec/canonical.ts';
@@ -71,11 +71,17 @@ async function pairedRuns(
   const cells = succeeded(deps.store.cells(deps.experimentId).filter((c) => c.role === 'cell'));
   const first = canonicalJson(paired.first);
   const second = canonicalJson(paired.second);
+  // Axes zipped with the pairing axis advance with it (a "neighbour" label and its replaceOne
+  // corruption): they are part of what differs within a pair, not of what must match.
+  const zipped = new Set([paired.axis]);
+  for (const sweep of deps.spec.sweeps)
+    if (sweep.mode === SweepMode.SWEEP_MODE_ZIP && sweep.axes.some((a) => a.name === paired.axis))
+      for (const a of sweep.axes) zipped.add(a.name);
   const rest = (c: CellRecord) =>
     canonicalJson({
       seed: c.seed,
       p: Object.entries(c.parameters)
-        .filter(([k]) => k !== paired.axis)
+        .filter(([k]) => !zipped.has(k))
         .sort(),
     });
   const kind = paired.spec ? analysisKindOf(paired.spec) : 'unknown';

@@ -134,10 +134,10 @@ function shortValue(value: unknown, index: number): string {
   if (typeof value === 'string') return value;
   if (value === null) return 'none';
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  // A message with one field set to an empty message reads as that field's name ("shufflePixels").
+  // A message with one field set (a oneof member, e.g. a corruption) reads as that field's name.
   const entries = typeof value === 'object' && !Array.isArray(value) ? Object.entries(value) : [];
   const [only] = entries;
-  if (entries.length === 1 && only && JSON.stringify(only[1]) === '{}') return only[0];
+  if (entries.length === 1 && only && typeof only[1] === 'object') return only[0];
   const text = JSON.stringify(value);
   return text.length <= 40 ? text : `#${index + 1}`;
 }
