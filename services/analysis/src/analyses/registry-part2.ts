@@ -1,5 +1,12 @@
 // Analysis kinds of part 2 (inputs, attacks, inversion, trajectories, parity, Detectron...). Add each
 // kind here as it lands; kinds not listed in either registry are refused with UNIMPLEMENTED.
+import { attackKind } from './attack.ts';
+import { criticalSampleRatioKind } from './critical-sample-ratio.ts';
+import { inputSensitivityKind } from './input-sensitivity.ts';
 import type { AnalysisKind } from './kind.ts';
 
-export const part2Kinds: readonly AnalysisKind[] = [];
+export const part2Kinds: readonly AnalysisKind[] = [
+  inputSensitivityKind,
+  attackKind,
+  criticalSampleRatioKind,
+] as readonly AnalysisKind[];
