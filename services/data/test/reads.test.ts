@@ -78,6 +78,46 @@ describe('reading datasets', () => {
     assert.equal(tooBig.field, 'chunkBytes');
   });
 
+  test('a stream the client abandons closes its files; concurrent streams are independent', async () => {
+    // Count the .npy readers the service opens and closes (a spy on its storage).
+    let open = 0;
+    const openTensor = svc.storage.openTensor.bind(svc.storage);
+    svc.storage.openTensor = async (id, file) => {
+      const reader = await openTensor(id, file);
+      open++;
+      return {
+        ...reader,
+        close: async () => {
+          open--;
+          await reader.close();
+        },
+      };
+    };
+    try {
+      const request = {
+        datasetId: images.datasetId,
+        split: Split.SPLIT_TEST,
+        chunkBytes: 65_536,
+        inputDtype: 0,
+      };
+      for (let i = 0; i < 5; i++) {
+        let seen = 0;
+        for await (const _ of readStream(svc.client, svc.client.readDataset, request)) {
+          if (++seen === 3) break;
+        }
+      }
+      const [a, b] = await Promise.all([
+        readSplit(svc.client, images.datasetId, 'test', { chunkBytes: 65_536 }),
+        readSplit(svc.client, images.datasetId, 'test', { chunkBytes: 1_000_000 }),
+      ]);
+      assert.deepEqual(a.x, b.x);
+      for (let i = 0; i < 100 && open > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(open, 0, 'every reader closed');
+    } finally {
+      svc.storage.openTensor = openTensor;
+    }
+  });
+
   test('inputs as float64 always; as integers only when every value is an integer in range', async () => {
     const f32 = await readSplit(svc.client, images.datasetId, 'test');
     const f64 = await readSplit(svc.client, images.datasetId, 'test', {
