@@ -98,7 +98,7 @@ describe('reading datasets', () => {
         datasetId: images.datasetId,
         split: Split.SPLIT_TEST,
         chunkBytes: 65_536,
-        inputDtype: 0,
+        inputDtype: DataType.DATA_TYPE_UNSPECIFIED,
       };
       for (let i = 0; i < 5; i++) {
         let seen = 0;
