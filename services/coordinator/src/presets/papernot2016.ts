@@ -53,7 +53,8 @@ function spec(size: 'quick' | 'full'): ExperimentSpecJson {
       : "Full MNIST, the paper's CNN (conv 32-32-64-64 reduced to 32-64 here, dense 200-200), teachers at T = 1 to 100 and a distilled student per temperature above 1, 50 epochs.",
     base: { dataset, run },
     sweeps: [{ axes: [{ path: 'run.loss.temperature', name: 'temperature', values: temperatures }] }],
-    analyses: attacks(quick ? 200 : 1000).map((spec) => ({ spec })),
+    // Teachers get the attacks through their teacher-student analysis; the T = 1 model here.
+    analyses: attacks(quick ? 200 : 1000).map((spec) => ({ spec, cellFilter: 'temperature=1$' })),
     experimentAnalyses: temperatures
       .filter((t) => t > 1)
       .map((t) => ({
