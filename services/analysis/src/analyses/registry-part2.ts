@@ -4,9 +4,11 @@ import { attackKind } from './attack.ts';
 import { criticalSampleRatioKind } from './critical-sample-ratio.ts';
 import { inputSensitivityKind } from './input-sensitivity.ts';
 import type { AnalysisKind } from './kind.ts';
+import { trajectoryKind } from './trajectory.ts';
 
 export const part2Kinds: readonly AnalysisKind[] = [
   inputSensitivityKind,
   attackKind,
   criticalSampleRatioKind,
+  trajectoryKind,
 ] as readonly AnalysisKind[];
