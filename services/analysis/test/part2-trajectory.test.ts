@@ -1,10 +1,10 @@
 // Trajectory statistics on synthetic fractional Brownian motion of known Hurst exponent (Hosking's
-// exact method, support/fbm.ts): runs whose TrajectoryPoint events are 16-dimensional fBm paths of 4,096 steps with
-// H = 0.3, 0.5 and 0.7, and whose last evaluation has a generalization gap that grows with H.
-// Asserted: both estimators (corrected rescaled range and variogram) recover H within 0.05 for every
-// run (seen: R/S 0.307 / 0.511 / 0.702 after calibration, variogram 0.300 / 0.500 / 0.700), the
-// Hurst-gap correlation across
-// the runs is near 1, and the Hill tail index separates Gaussian from Pareto(1.5) increments.
+// exact method, support/fbm.ts): runs whose TrajectoryPoint events are 16-dimensional fBm paths of
+// 4,096 steps with H = 0.3, 0.5 and 0.7, and whose last evaluation has a generalization gap that grows
+// with H. Asserted: both estimators (corrected rescaled range, calibrated, and variogram) recover H
+// within 0.05 for every run (seen: R/S 0.307 / 0.511 / 0.702, variogram 0.300 / 0.500 / 0.700), the
+// Hurst-gap correlation across the runs is near 1, and the Hill tail index separates Gaussian from
+// Pareto(1.5) increments.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { JobState } from '@gengap/proto/common/v1/job';
