@@ -281,7 +281,7 @@ describe('charts follow the swept axes of any experiment', () => {
       'shufflePixels',
       'randomPixels',
       'gaussianInputs',
-      'labelNoise(fraction=1)',
+      'labelNoise',
     ]);
     assert.equal(spec.layer[1].encoding.color.field, 'group', 'the other categorical axis colours');
     const rows = readCsv(join(dir, 'data/time-to-fit-vs-corruption.csv'));
@@ -383,7 +383,7 @@ describe('swept axes', () => {
     const axes = sweptAxes(runs).map(({ name, kind, values }) => ({ name, kind, values }));
     assert.deepEqual(axes, [
       { name: 'fraction', kind: 'numeric', values: [0, 0.5, 1] },
-      { name: 'model', kind: 'categorical', values: ['mlp(hidden=[512])', 'conv'] },
+      { name: 'model', kind: 'categorical', values: ['mlp', 'conv'] },
       { name: 'opt', kind: 'categorical', values: ['sgd', 'adam'] },
     ]);
   });
@@ -411,6 +411,16 @@ describe('swept axes', () => {
       labels.every((l) => l.length <= 52),
       'long message labels are shortened',
     );
+  });
+
+  test('messages that differ only in kind are labelled by their field names', () => {
+    const both = '"SPLIT_SELECTION_BOTH"';
+    const kinds = ['null', `{"shufflePixels":{"splits":${both}}}`, `{"randomPixels":{"splits":${both}}}`];
+    const runs = kinds.map((inputs) => ExperimentRun.fromPartial({ parameters: { inputs } }));
+    assert.deepEqual(sweptAxes(runs)[0]?.values, ['none', 'shufflePixels', 'randomPixels']);
+    const fractions = ['[{"labelNoise":{"fraction":0.2}}]', '[{"labelNoise":{"fraction":0.5}}]'];
+    const noisy = fractions.map((corruptions) => ExperimentRun.fromPartial({ parameters: { corruptions } }));
+    assert.deepEqual(sweptAxes(noisy)[0]?.values, ['labelNoise(fraction=0.2)', 'labelNoise(fraction=0.5)']);
   });
 
   test('compact labels of messages and lists', () => {

@@ -64,16 +64,31 @@ export function defaultAxisName(path: string): string {
 
 const maxLabelLength = 48;
 
-/** Labels for the distinct parameter texts of a categorical axis: short, and distinct from each other. */
+/** A message by its field names only: `shufflePixels` for {"shufflePixels":{"splits":"..."}}. */
+export function shallowLabel(value: unknown): string {
+  if (value === null || value === undefined) return 'none';
+  if (Array.isArray(value)) return value.length === 0 ? 'none' : value.map(shallowLabel).join(' + ');
+  if (typeof value === 'object') return Object.keys(value as object).join(', ') || '{}';
+  return String(value);
+}
+
+/**
+ * Labels for the distinct parameter texts of a categorical axis: field names alone when they tell
+ * the values apart (input corruptions that differ only in kind), else the compact form; short, and
+ * distinct from each other.
+ */
 function categoryLabels(texts: readonly string[]): Record<string, string> {
+  const values = texts.map(parseParameter);
+  const shallow = values.map(shallowLabel);
+  const label = new Set(shallow).size === texts.length ? shallowLabel : compactLabel;
   const labels: Record<string, string> = {};
   const used = new Set<string>();
-  texts.forEach((text, i) => {
-    let label = compactLabel(parseParameter(text));
-    if (label.length > maxLabelLength) label = `${label.slice(0, maxLabelLength - 1)}…`;
-    if (used.has(label)) label = `${label} #${i + 1}`;
-    used.add(label);
-    labels[text] = label;
+  values.forEach((value, i) => {
+    let text = label(value);
+    if (text.length > maxLabelLength) text = `${text.slice(0, maxLabelLength - 1)}…`;
+    if (used.has(text)) text = `${text} #${i + 1}`;
+    used.add(text);
+    labels[texts[i] as string] = text;
   });
   return labels;
 }

@@ -109,9 +109,18 @@ export function scalarChart<C extends ResultCase>(
     });
   }
   if (axis && items.every((i) => i.run)) {
+    // The same colour per group as in the outcome charts: the groups in the runs' order.
+    const domain = [...new Set(ctx.runs.map((v) => groupLabel(v.record.run, others)))];
     const color =
       others.length > 0
-        ? { color: { field: 'group', type: 'nominal', title: others.map((a) => a.name).join(', ') } }
+        ? {
+            color: {
+              field: 'group',
+              type: 'nominal',
+              title: others.map((a) => a.name).join(', '),
+              scale: { domain },
+            },
+          }
         : {};
     const x = { field: 'x', type: 'quantitative', title: axis.name, scale: { zero: false, nice: false } };
     return chartDraft(id, `${metric.title} vs ${axis.name}`, caption, rows, {

@@ -80,7 +80,7 @@ function xEncoding(axis: SweptAxis): Record<string, unknown> {
         type: 'nominal',
         title: axis.name,
         sort: axis.values,
-        axis: { labelAngle: -30, labelLimit: 260 },
+        axis: { labelAngle: -30, labelLimit: 320 },
       };
 }
 
