@@ -79,10 +79,22 @@ export class ChunkAssembler {
   private current: { tensor: RawTensor; hash: ReturnType<typeof createHash>; filled: number } | undefined;
   readonly completed: RawTensor[] = [];
   private readonly maxTensorBytes: number;
+  private readonly allocate: (byteLength: number, name: string) => Uint8Array;
 
-  constructor(options: { firstSequence?: number; maxTensorBytes?: number } = {}) {
+  /**
+   * `allocate` provides each tensor's memory (for example a SharedArrayBuffer that worker threads
+   * will read), so the stream is assembled where it will be used, without a copy afterwards.
+   */
+  constructor(
+    options: {
+      firstSequence?: number;
+      maxTensorBytes?: number;
+      allocate?: (byteLength: number, name: string) => Uint8Array;
+    } = {},
+  ) {
     this.expectedSequence = options.firstSequence ?? 0;
     this.maxTensorBytes = options.maxTensorBytes ?? 2 ** 31;
+    this.allocate = options.allocate ?? ((n) => new Uint8Array(n));
   }
 
   /** Adds one chunk; returns the tensor it completes, if any. */
@@ -106,7 +118,7 @@ export class ChunkAssembler {
           name: chunk.tensorName,
           dtype: chunk.dtype,
           shape: [...chunk.shape],
-          data: new Uint8Array(bytes),
+          data: this.allocateChecked(bytes, chunk.tensorName),
         },
         hash: createHash('sha256'),
         filled: 0,
@@ -132,6 +144,13 @@ export class ChunkAssembler {
     this.current = undefined;
     this.completed.push(cur.tensor);
     return cur.tensor;
+  }
+
+  private allocateChecked(bytes: number, name: string): Uint8Array {
+    const data = this.allocate(bytes, name);
+    if (data.byteLength !== bytes)
+      throw new RangeError(`allocate(${bytes}) returned ${data.byteLength} bytes`);
+    return data;
   }
 
   /** Throws unless the stream ended on a tensor boundary. */

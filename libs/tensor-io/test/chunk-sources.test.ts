@@ -93,3 +93,14 @@ test('decodeChunkEnvelope equals the generated decoder, with data as a view of t
   assert.equal(decodeChunkEnvelope(Buffer.alloc(0)), undefined);
   assert.throws(() => decodeChunkEnvelope(Buffer.from([0x0a, 50, 0x08])), ChunkWireError);
 });
+
+test('ChunkAssembler assembles into memory the caller provides (a SharedArrayBuffer)', () => {
+  const t = tensor('x', 300);
+  const assembler = new ChunkAssembler({ allocate: (n) => new Uint8Array(new SharedArrayBuffer(n)) });
+  for (const c of toChunks([t], 128)) assembler.push(c);
+  const [out] = assembler.finish();
+  assert.ok(out?.data.buffer instanceof SharedArrayBuffer);
+  assert.deepEqual(Uint8Array.from(out?.data ?? []), t.data);
+  const wrong = new ChunkAssembler({ allocate: () => new Uint8Array(3) });
+  assert.throws(() => wrong.push([...toChunks([t], 128)][0] as never), /returned 3 bytes/);
+});
