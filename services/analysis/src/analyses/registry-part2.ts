@@ -3,10 +3,12 @@
 import { attackKind } from './attack.ts';
 import { criticalSampleRatioKind } from './critical-sample-ratio.ts';
 import { inputSensitivityKind } from './input-sensitivity.ts';
+import { inversionKind } from './inversion.ts';
 import type { AnalysisKind } from './kind.ts';
 import { trajectoryKind } from './trajectory.ts';
 
 export const part2Kinds: readonly AnalysisKind[] = [
+  inversionKind,
   inputSensitivityKind,
   attackKind,
   criticalSampleRatioKind,
