@@ -25,15 +25,22 @@ export interface GatheredRows {
   soft?: Float32Array;
 }
 
-/** Copies rows `indices` of the source into the slot, in order. */
+function bytesOf(a: Float32Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** Copies rows `indices` of the source into the slot, in order (memcpy per row: Buffer.copy). */
 export function gatherInto(source: GatherSource, indices: Uint32Array, slot: GatherSlot): void {
   const { rowSize, classes } = source;
+  const rowBytes = rowSize * 4;
+  const x = bytesOf(source.x);
+  const out = bytesOf(slot.x);
+  const soft = source.soft && slot.soft ? { from: bytesOf(source.soft), to: bytesOf(slot.soft) } : undefined;
   for (let i = 0; i < indices.length; i++) {
     const row = indices[i] as number;
-    slot.x.set(source.x.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize);
+    x.copy(out, i * rowBytes, row * rowBytes, (row + 1) * rowBytes);
     slot.y[i] = source.y[row] as number;
-    if (source.soft && slot.soft)
-      slot.soft.set(source.soft.subarray(row * classes, (row + 1) * classes), i * classes);
+    if (soft) soft.from.copy(soft.to, i * classes * 4, row * classes * 4, (row + 1) * classes * 4);
   }
 }
 
