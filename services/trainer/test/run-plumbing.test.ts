@@ -15,8 +15,10 @@ import {
   pruneCheckpoints,
   writeCheckpoint,
 } from '../src/runs/checkpoints.ts';
+import { chunkSteps, positionAfter } from '../src/runs/chunk-plan.ts';
 import { DataOrder, gatherRows } from '../src/runs/data-order.ts';
 import { learningRateSchedule } from '../src/runs/lr-schedule.ts';
+import type { RunPlan } from '../src/runs/run-spec.ts';
 import { RunScheduler } from '../src/runs/scheduler.ts';
 import { TrajectoryProjection } from '../src/runs/trajectory.ts';
 
@@ -180,5 +182,82 @@ describe('capacity', () => {
     assert.equal(scheduler.queuedCount, 0);
     assert.equal(scheduler.submit('e'), 'queued');
     assert.ok(scheduler.dequeue('e'));
+  });
+});
+
+describe('chunk plan', () => {
+  const plan = (fields: Partial<RunPlan>): RunPlan =>
+    ({
+      trainSize: 130,
+      batchSize: 32,
+      stepsPerEpoch: 5,
+      maxSteps: 12,
+      stepsPerCall: 3,
+      checkpointEverySteps: 1000,
+      trajectoryEvery: 0,
+      online: false,
+      fullBatch: false,
+      evalEveryEpochs: 1,
+      keepEveryEpochs: 0,
+      keepEpochs: new Set<number>(),
+      ...fields,
+    }) as RunPlan;
+
+  function chunks(p: RunPlan): number[][] {
+    const out: number[][] = [];
+    let at = { step: 0, epochIndex: 0, stepInEpoch: 0 };
+    while (at.step < p.maxSteps) {
+      const steps = chunkSteps(p, at, false);
+      out.push([at.step, steps]);
+      at = positionAfter(p, { ...at, steps });
+    }
+    return out;
+  }
+
+  test('chunks stop at epoch ends, give the short last batch its own chunk, and end at the budget', () => {
+    // 130 examples in batches of 32: 4 full batches and one of 2 per epoch.
+    assert.deepEqual(chunks(plan({})), [
+      [0, 3],
+      [3, 1],
+      [4, 1],
+      [5, 3],
+      [8, 1],
+      [9, 1],
+      [10, 2],
+    ]);
+  });
+
+  test('checkpoint and trajectory steps are chunk boundaries', () => {
+    const p = plan({
+      trainSize: 320,
+      batchSize: 32,
+      stepsPerEpoch: 10,
+      maxSteps: 20,
+      stepsPerCall: 8,
+      checkpointEverySteps: 6,
+      trajectoryEvery: 4,
+    });
+    assert.deepEqual(
+      chunks(p).map(([step]) => step),
+      [0, 4, 6, 8, 10, 12, 16, 18],
+    );
+  });
+
+  test('full-batch chunks span epochs up to the next evaluation or kept epoch', () => {
+    const p = plan({
+      fullBatch: true,
+      stepsPerEpoch: 1,
+      maxSteps: 20,
+      stepsPerCall: 64,
+      evalEveryEpochs: 5,
+      keepEpochs: new Set([7]),
+    });
+    assert.deepEqual(chunks(p), [
+      [0, 5],
+      [5, 2],
+      [7, 3],
+      [10, 5],
+      [15, 5],
+    ]);
   });
 });
