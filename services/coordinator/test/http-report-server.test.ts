@@ -164,6 +164,7 @@ describe('report server', () => {
     assert.equal(post.status, 405);
     assert.equal(post.headers.allow, 'GET, HEAD');
     assert.equal((await get(server.port, '/nothing')).status, 404);
+    assert.equal((await get(server.port, '/favicon.ico')).status, 204, 'no 404 in browser consoles');
     failList = true;
     try {
       const r = await get(server.port, '/');

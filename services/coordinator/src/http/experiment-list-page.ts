@@ -38,6 +38,7 @@ export function experimentListHtml(
 <tbody>${experiments.map(row).join('\n')}</tbody></table>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
+<link rel="icon" href="data:,">
 <meta http-equiv="refresh" content="${refreshSeconds}">
 <title>GenGap experiments</title>
 <style>

@@ -85,6 +85,12 @@ async function handle(
     );
     return;
   }
+  if (path === '/favicon.ico') {
+    // Browsers ask for it whatever the page says; nothing to serve, and no 404 in their console.
+    res.writeHead(204, { 'cache-control': 'max-age=86400' });
+    res.end();
+    return;
+  }
   if (path === '/api/experiments' || path === '/api/experiments/') {
     const experiments = await options.listExperiments();
     sendJson(

@@ -138,6 +138,7 @@ export function reportHtml(page: PageInput): string {
     .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
+<link rel="icon" href="data:,">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(page.title)} · GenGap report</title>
 <style>${style}</style></head>
