@@ -8,13 +8,13 @@
 // range). Every layer is also inverted at the run's initial parameters ("before training": the seeded
 // initialisation the trainer used, or the run's init_from checkpoint), in details.initialization and
 // the plot; its PNGs are named inversion-init-layer-<k>.png.
-import { compileModel } from '@gengap/engine';
 import { InversionInit, type LayerInversion } from '@gengap/proto/analysis/v1/analysis';
 import { InvalidArgumentError } from '@gengap/service-kit';
 import type { FloatArray } from '../adversarial/input-oracle.ts';
 import { renderImageRows } from '../images/png-grid.ts';
-import { type AnalysisModel, flattenParameters } from '../inputs/analysis-model.ts';
+import type { AnalysisModel } from '../inputs/analysis-model.ts';
 import { requireAtMost, requireFinite } from './checks.ts';
+import { initialParameters } from './initial-parameters.ts';
 import {
   deployedModel,
   floatInputs,
@@ -70,30 +70,6 @@ export async function invertLayer(
   fed.set(x);
   const { perExampleLoss } = await engine.inversionStep(layer, fed, target, { parameters });
   return { reconstruction: x, losses: perExampleLoss };
-}
-
-/** The run's parameters before training: its init_from checkpoint, else the trainer's seeded initialisation. */
-async function initialParameters(
-  ctx: AnalysisContext,
-  model: AnalysisModel,
-): Promise<{ parameters: FloatArray; origin: string }> {
-  const run = await ctx.inputs.run(model.checkpoint.runId);
-  const native = (flat: Float64Array) => (model.precision === 'float32' ? Float32Array.from(flat) : flat);
-  if (run.spec?.initFrom?.source) {
-    const start = await ctx.inputs.checkpoint(run.spec.initFrom, 'run.spec.init_from');
-    return { parameters: native(flattenParameters(model.engine, start)), origin: start.origin };
-  }
-  const seed = Number(run.spec?.seed ?? 0);
-  const fresh = await compileModel(model.checkpoint.model, { precision: model.precision });
-  try {
-    fresh.initParameters(seed);
-    return {
-      parameters: native(Float64Array.from(fresh.parameters.data)),
-      origin: `initialization(seed ${seed})`,
-    };
-  } finally {
-    await fresh.dispose();
-  }
 }
 
 function startingPoint(

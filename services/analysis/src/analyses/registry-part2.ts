@@ -5,6 +5,7 @@ import { criticalSampleRatioKind } from './critical-sample-ratio.ts';
 import { inputSensitivityKind } from './input-sensitivity.ts';
 import { inversionKind } from './inversion.ts';
 import type { AnalysisKind } from './kind.ts';
+import { parityProgressKind } from './parity-progress.ts';
 import { trajectoryKind } from './trajectory.ts';
 
 export const part2Kinds: readonly AnalysisKind[] = [
@@ -13,4 +14,5 @@ export const part2Kinds: readonly AnalysisKind[] = [
   attackKind,
   criticalSampleRatioKind,
   trajectoryKind,
+  parityProgressKind,
 ] as readonly AnalysisKind[];
