@@ -10,15 +10,21 @@
 //      client (clients/python/examples/run_experiment.py) follows the watch stream: the client
 //      resumes its watch, the experiment completes with nothing lost, and the client downloads a
 //      run's parameters with every checksum verified.
+// The fault cases run the preset cut to two cells (first two values of each sweep axis), which is
+// all they need and keeps the suite within CI's time.
 // Environment: GENGAP_E2E_SKIP_BUILD=1 reuses images already built. Needs a Docker engine.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import { JobState } from '@gengap/proto/common/v1/job';
-import type { Experiment, ExperimentEvent } from '@gengap/proto/coordinator/v1/experiment';
+import {
+  type Experiment,
+  type ExperimentEvent,
+  ExperimentSpec,
+} from '@gengap/proto/coordinator/v1/experiment';
 import { callUnary, closeClient } from '@gengap/service-kit';
 import { status } from '@grpc/grpc-js';
 import { imageSize, imageTag } from '../../deploy/docker/build-images.ts';
@@ -100,6 +106,28 @@ describe('GenGap in containers', { skip: noDocker }, () => {
   function skipIfMissing(t: TestContext): boolean {
     if (missing) t.skip(missing);
     return missing !== undefined;
+  }
+
+  /**
+   * The quick preset cut to its first two values per sweep axis (two cells for zhang2017: true
+   * labels and 20% label noise): the fault cases need runs to interrupt, not the whole sweep.
+   */
+  async function twoCellSpec(): Promise<{ spec: ExperimentSpec; cells: number }> {
+    const client = coordinatorClient(stack.services.coordinator.address);
+    try {
+      const preset = await callUnary(client, client.validateExperiment, {
+        source: { $case: 'preset', value: PRESET },
+      });
+      const spec = ExperimentSpec.fromPartial(preset.resolvedSpec ?? {});
+      spec.name = `${spec.name}-two-cells`;
+      for (const sweep of spec.sweeps) for (const axis of sweep.axes) axis.values = axis.values.slice(0, 2);
+      const cut = await callUnary(client, client.validateExperiment, {
+        source: { $case: 'spec', value: spec },
+      });
+      return { spec, cells: cut.cells.length };
+    } finally {
+      closeClient(client);
+    }
   }
 
   /** The host path of a file the coordinator names by its in-container path. */
@@ -265,12 +293,14 @@ console.log(JSON.stringify({ uid: process.getuid(), y: [...r.Y.data] }));`;
   test('the trainer is killed mid-run: the run resumes from its checkpoint, nothing is lost', async (t) => {
     if (skipIfMissing(t)) return;
     const { coordinator, trainer } = stack.services;
+    const { spec, cells } = await twoCellSpec();
+    assert.ok(cells >= 2, `the cut spec has cells (${cells})`);
     const experiment = await startExperiment(coordinator.address, {
-      source: { $case: 'preset', value: PRESET },
+      source: { $case: 'spec', value: spec },
       idempotencyKey: 'e2e-trainer-kill',
       labels: { suite: 'containers', fault: 'trainer-kill' },
     });
-    cellsStarted.push(presetCells);
+    cellsStarted.push(cells);
     const events: ExperimentEvent[] = [];
     const following = followExperiment(coordinator.address, experiment.experimentId, {
       timeoutMs: EXPERIMENT_TIMEOUT_MS,
@@ -327,7 +357,7 @@ console.log(JSON.stringify({ uid: process.getuid(), y: [...r.Y.data] }));`;
 
     const followed = await following;
     assert.equal(stateName(followed.finalState), 'JOB_STATE_SUCCEEDED', stack.logs());
-    await assertCompleteWithoutDuplicates(experiment.experimentId, presetCells);
+    await assertCompleteWithoutDuplicates(experiment.experimentId, cells);
 
     // The killed run was resumed (a second attempt) from a checkpoint, not restarted from scratch.
     const runLog = await runEvents(trainer.address, victim.runId);
@@ -365,6 +395,9 @@ console.log(JSON.stringify({ uid: process.getuid(), y: [...r.Y.data] }));`;
     const { coordinator, trainer } = stack.services;
     const out = mkdtempSync(join(tmpdir(), 'gengap-pyclient-'));
     const key = 'e2e-coordinator-restart-python';
+    const { spec, cells } = await twoCellSpec();
+    const specFile = join(out, 'spec.json');
+    writeFileSync(specFile, JSON.stringify(ExperimentSpec.toJSON(spec), null, 2));
     const child = spawn(
       python,
       [
@@ -373,14 +406,12 @@ console.log(JSON.stringify({ uid: process.getuid(), y: [...r.Y.data] }));`;
         coordinator.address,
         '--trainer',
         trainer.address,
-        '--preset',
-        PRESET.name,
-        '--size',
-        PRESET.size,
+        '--spec',
+        specFile,
         '--key',
         key,
         '--out',
-        out,
+        join(out, 'parameters'),
         '--timeout',
         String(EXPERIMENT_TIMEOUT_MS / 1000),
       ],
@@ -395,7 +426,7 @@ console.log(JSON.stringify({ uid: process.getuid(), y: [...r.Y.data] }));`;
       stderr += d;
     });
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    cellsStarted.push(presetCells);
+    cellsStarted.push(cells);
     try {
       // Mid-experiment: a run has finished and another is under way.
       const experimentId = await waitFor(
@@ -416,7 +447,7 @@ console.log(JSON.stringify({ uid: process.getuid(), y: [...r.Y.data] }));`;
             const finished = current.runs.filter(
               (r) => r.status?.state === JobState.JOB_STATE_SUCCEEDED,
             ).length;
-            return finished >= 1 && finished < presetCells ? ours.experimentId : undefined;
+            return finished >= 1 && finished < cells ? ours.experimentId : undefined;
           } finally {
             closeClient(client);
           }
@@ -441,7 +472,7 @@ console.log(JSON.stringify({ uid: process.getuid(), y: [...r.Y.data] }));`;
       assert.equal(summary.experiment_id, experimentId);
       assert.equal(summary.state, 'JOB_STATE_SUCCEEDED');
       assert.ok(summary.reconnects >= 1, 'the client resumed its watch after the restart');
-      await assertCompleteWithoutDuplicates(experimentId, presetCells);
+      await assertCompleteWithoutDuplicates(experimentId, cells);
 
       // Parameters: one .npy per tensor, the shapes the client reported, bytes matching the SHA-256.
       assert.ok(summary.parameters.length >= 2, 'weights and biases');
@@ -460,9 +491,12 @@ print("ok")`,
         { input: JSON.stringify(summary.parameters), encoding: 'utf8' },
       );
       assert.equal(check.stdout.trim(), 'ok', check.stderr);
-      const runDir = readdirSync(out);
+      const runDir = readdirSync(join(out, 'parameters'));
       assert.equal(runDir.length, 1, 'one run downloaded');
-      assert.ok(existsSync(join(out, runDir[0] as string, 'model.json')), 'with its model spec');
+      assert.ok(
+        existsSync(join(out, 'parameters', runDir[0] as string, 'model.json')),
+        'with its model spec',
+      );
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       rmSync(out, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Run a GenGap experiment from Python: start a preset through the coordinator, follow its watch
-stream to the end, then download one run's trained parameters from the trainer and save each
-tensor as a .npy file.
+"""Run a GenGap experiment from Python: start a preset (or a spec file) through the coordinator,
+follow its watch stream to the end, then download one run's trained parameters from the trainer
+and save each tensor as a .npy file.
 
     PYTHONPATH=clients/python /usr/bin/python3 clients/python/examples/run_experiment.py \\
         --coordinator 127.0.0.1:50051 --trainer 127.0.0.1:50052 --preset zhang2017 --out params/
@@ -59,12 +59,13 @@ def state_name(state):
     return job_pb2.JobState.Name(state)
 
 
-def start_experiment(stub, preset, size, key, timeout):
-    request = coordinator.StartExperimentRequest(
-        preset=coordinator.PresetRef(name=preset, size=size),
-        idempotency_key=key,
-        labels={"client": "python-example"},
-    )
+def start_experiment(stub, preset, size, spec_file, key, timeout):
+    request = coordinator.StartExperimentRequest(idempotency_key=key, labels={"client": "python-example"})
+    if spec_file:
+        with open(spec_file) as f:
+            request.spec_text = f.read()  # YAML or JSON, the ExperimentSpec's protobuf JSON mapping
+    else:
+        request.preset.CopyFrom(coordinator.PresetRef(name=preset, size=size))
     response = stub.StartExperiment(request, timeout=timeout)
     experiment = response.experiment
     log(f"experiment {experiment.experiment_id} ({'started' if response.created else 'already running'}), "
@@ -176,6 +177,7 @@ def main():
                         help="trainer address for ReadParameters (omit to skip the download)")
     parser.add_argument("--preset", default="zhang2017")
     parser.add_argument("--size", default="quick")
+    parser.add_argument("--spec", default=None, help="an experiment spec file (YAML or JSON) instead of a preset")
     parser.add_argument("--key", default=None, help="idempotency key (default: a fresh one)")
     parser.add_argument("--out", default="gengap-parameters")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds for the whole experiment")
@@ -190,7 +192,8 @@ def main():
     with channel_factory() as channel:
         grpc.channel_ready_future(channel).result(timeout=60)
         stub = coordinator_grpc.CoordinatorServiceStub(channel)
-        experiment = start_experiment(stub, args.preset, args.size, args.key or f"python-{uuid.uuid4()}", 60)
+        experiment = start_experiment(stub, args.preset, args.size, args.spec, args.key or f"python-{uuid.uuid4()}",
+                                      60)
 
     final_state, events, reconnects = follow(channel_factory, experiment.experiment_id, deadline)
     log(f"experiment {experiment.experiment_id} ended {state_name(final_state)} "
