@@ -115,6 +115,28 @@ describe('a sweep with a deliberately failing cell', () => {
   });
 });
 
+test('execution.failFast: the first failed cell cancels the others', async () => {
+  const spec = tinySpec(
+    {
+      name: 'fail-fast',
+      sweeps: [{ axes: [{ path: 'run.optimizer.learningRate', values: [1e6, 0.1, 0.05, 0.02] }] }],
+      execution: { failFast: true, maxConcurrentRuns: 1 },
+    },
+    200,
+    2048,
+  );
+  const { experiment: started } = await start(spec, 'fail-fast');
+  const { experiment } = await untilFinished(client, started?.experimentId as string);
+  assert.equal(experiment.status?.state, JobState.JOB_STATE_FAILED);
+  const states = experiment.runs.map((r) => r.status?.state);
+  assert.equal(states[0], JobState.JOB_STATE_FAILED);
+  assert.ok(
+    states.slice(1).every((s) => s === JobState.JOB_STATE_CANCELLED),
+    `the others are cancelled: ${JSON.stringify(states)}`,
+  );
+  assert.match(experiment.runs[1]?.status?.error?.message ?? '', /failFast/);
+});
+
 describe('validation', () => {
   test('StartExperiment rejects an invalid spec with INVALID_ARGUMENT and the field path', async () => {
     const bad = tinySpec();

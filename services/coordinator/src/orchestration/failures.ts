@@ -77,7 +77,12 @@ export function failureOf(err: unknown, fallbackCode: number = RpcCode.INTERNAL)
         ? e.message
         : String(err);
   const failure: JobFailure = { code: rpcCodeOf(err) ?? fallbackCode, message };
-  if (typeof e?.field === 'string') failure.field = e.field;
+  // A GenGap service names the bad field in the gengap-field trailer of an INVALID_ARGUMENT.
+  const trailer = (err as { metadata?: { get?(key: string): unknown[] } } | undefined)?.metadata?.get?.(
+    'gengap-field',
+  )?.[0];
+  const field = typeof e?.field === 'string' ? e.field : typeof trailer === 'string' ? trailer : undefined;
+  if (field) failure.field = field;
   return failure;
 }
 
