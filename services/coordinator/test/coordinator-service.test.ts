@@ -6,10 +6,13 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { JobState } from '@gengap/proto/common/v1/job';
 import type { CoordinatorServiceClient } from '@gengap/proto/coordinator/v1/coordinator_service';
+import { ExperimentSpec } from '@gengap/proto/coordinator/v1/experiment';
 import type { TrainerServiceClient } from '@gengap/proto/trainer/v1/trainer_service';
 import { callUnary, closeClient, FIELD_METADATA_KEY, readStream } from '@gengap/service-kit';
 import { RUN_LABELS } from '../src/orchestration/cell-runner.ts';
 import { buildReport } from '../src/reports/index.ts';
+import { sourceFromJson } from '../src/spec/parse.ts';
+import { resolveExperiment } from '../src/spec/resolve.ts';
 import {
   type CoordinatorHandle,
   type Running,
@@ -232,6 +235,26 @@ describe('experiments as jobs', () => {
     await assert.rejects(callUnary(client, client.getExperiment, { experimentId: 'nope' }), { code: 5 });
     await assert.rejects(callUnary(client, client.cancelExperiment, { experimentId: '' }), { code: 3 });
   });
+});
+
+test('an experiment stored without its cells (a crash in between) gets them back when resumed', async () => {
+  const resolved = resolveExperiment(sourceFromJson(tinySpec({ name: 'no-cells' }, 2)));
+  coordinator.service.store.createExperiment(
+    {
+      id: resolved.experimentId,
+      idempotencyKey: 'no-cells',
+      specHash: resolved.experimentId,
+      spec: ExperimentSpec.encode(resolved.spec).finish(),
+    },
+    '',
+  );
+  await coordinator.service.coordinator.resumeAll();
+  const { experiment } = await untilFinished(client, resolved.experimentId);
+  assert.equal(experiment.status?.state, JobState.JOB_STATE_SUCCEEDED);
+  assert.deepEqual(
+    experiment.runs.map((r) => r.cellId),
+    resolved.cells.map((c) => c.cellId),
+  );
 });
 
 test('ListPresets lists the thirteen presets and what each cannot run here', async () => {

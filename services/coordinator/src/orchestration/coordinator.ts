@@ -34,7 +34,7 @@ import type { CoordinatorStore } from '../store/coordinator-store.ts';
 import { AnalysisCapabilities, NOT_IMPLEMENTED_NOTE } from './analysis-runner.ts';
 import { ExperimentCancelled, TERMINAL } from './cell-runner.ts';
 import { ExperimentEvents } from './events.ts';
-import { ExperimentRunner } from './experiment-runner.ts';
+import { ExperimentRunner, newCellsOf } from './experiment-runner.ts';
 import { type BackoffPolicy, RpcCode, rpcCodeOf } from './failures.ts';
 import { RunSlots } from './run-slots.ts';
 import { experimentOf } from './views.ts';
@@ -148,19 +148,7 @@ export class Coordinator {
       preset,
     );
     if (created) {
-      store.addCells(
-        id,
-        resolved.cells.map((c) => ({
-          cellId: c.cellId,
-          index: c.index,
-          label: c.label,
-          parameters: c.parameters,
-          seed: c.seed,
-          datasetSpec: c.dataset,
-          runSpec: c.run,
-          analyses: c.analyses,
-        })),
-      );
+      store.addCells(id, newCellsOf(resolved));
       this.deps.log.info({ experimentId: id, cells: resolved.cells.length, preset }, 'experiment created');
       new ExperimentEvents(store, id).status('queued', {
         state: 1,

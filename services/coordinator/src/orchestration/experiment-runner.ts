@@ -8,6 +8,7 @@ import { ExperimentSpec } from '@gengap/proto/coordinator/v1/experiment';
 import { jobStatusOf, type Logger } from '@gengap/service-kit';
 import type { AnalysisApi, DataApi, TrainerApi } from '../clients/service-clients.ts';
 import type { Executor } from '../executors/executor.ts';
+import { type ResolvedExperiment, resolveSpecMessage } from '../spec/resolve.ts';
 import type { CellRecord, CoordinatorStore, NewCell } from '../store/coordinator-store.ts';
 import { type AnalysisCapabilities, AnalysisRunner } from './analysis-runner.ts';
 import { runAttachedAnalyses } from './attached-analyses.ts';
@@ -35,6 +36,20 @@ export interface ExperimentRunnerDeps {
   buildReport(experimentId: string, signal: AbortSignal): Promise<void>;
 }
 
+/** The store's cells of a resolved experiment. */
+export function newCellsOf(resolved: ResolvedExperiment): NewCell[] {
+  return resolved.cells.map((c) => ({
+    cellId: c.cellId,
+    index: c.index,
+    label: c.label,
+    parameters: c.parameters,
+    seed: c.seed,
+    datasetSpec: c.dataset,
+    runSpec: c.run,
+    analyses: c.analyses,
+  }));
+}
+
 export class ExperimentRunner {
   private readonly deps: ExperimentRunnerDeps;
   private readonly experimentId: string;
@@ -58,6 +73,10 @@ export class ExperimentRunner {
     const job = store.experiment(this.experimentId);
     if (!job || TERMINAL.has(job.state)) return;
     const spec = ExperimentSpec.decode(job.spec);
+    // A coordinator that stopped between storing the experiment and its cells left it without
+    // cells: they are a function of the stored (resolved) spec, so resolve it again.
+    if (store.cells(this.experimentId).length === 0)
+      store.addCells(this.experimentId, newCellsOf(resolveSpecMessage(spec)));
     const attempt = store.jobs.beginAttempt(this.experimentId);
     if (job.state === 'QUEUED')
       this.setStatus('running', { state: 'RUNNING', startedAt: Date.now(), phase: 'starting' });
