@@ -86,49 +86,44 @@ export class FakeKubernetes {
     const method = req.method ?? 'GET';
     this.requests.push({ method, path: url.pathname, query: url.searchParams });
     const failure = this.failures.shift();
-    if (failure !== undefined) {
-      this.send(
-        res,
-        failure,
-        status(failure, failure === 403 ? 'Forbidden' : 'InternalError', 'injected failure'),
-      );
-      return;
-    }
+    const [code, value] =
+      failure !== undefined
+        ? [failure, status(failure, failure === 403 ? 'Forbidden' : 'InternalError', 'injected failure')]
+        : this.route(method, url, body);
+    this.send(res, code, value);
+  }
+
+  /** The status code and body of a request. */
+  private route(method: string, url: URL, body: string): [number, unknown] {
+    const notFound = (what: string): [number, unknown] => [404, status(404, 'NotFound', `${what} not found`)];
     const jobs = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs(?:\/([^/]+))?$/.exec(url.pathname);
-    const pods = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(url.pathname);
     if (jobs) {
       const name = jobs[2];
-      if (method === 'POST' && !name) return this.createJob(res, JSON.parse(body) as V1Job);
-      if (method === 'GET' && name) {
-        const job = this.jobs.get(name);
-        return job
-          ? this.send(res, 200, job)
-          : this.send(res, 404, status(404, 'NotFound', `jobs.batch "${name}" not found`));
-      }
-      if (method === 'GET') return this.listJobs(res, url.searchParams);
-      if (method === 'DELETE' && name) {
-        if (!this.jobs.delete(name))
-          return this.send(res, 404, status(404, 'NotFound', `jobs.batch "${name}" not found`));
+      if (method === 'POST' && !name) return this.createJob(JSON.parse(body) as V1Job);
+      if (method === 'GET' && !name) return [200, this.listJobs(url.searchParams)];
+      const job = name ? this.jobs.get(name) : undefined;
+      if (!name || !job) return notFound(`jobs.batch "${name}"`);
+      if (method === 'GET') return [200, job];
+      if (method === 'DELETE') {
+        this.jobs.delete(name);
         for (const [podName, pod] of this.pods)
           if (pod.metadata?.labels?.['job-name'] === name) this.pods.delete(podName);
-        return this.send(res, 200, { kind: 'Status', apiVersion: 'v1', status: 'Success', metadata: {} });
+        return [200, { kind: 'Status', apiVersion: 'v1', status: 'Success', metadata: {} }];
       }
     }
-    if (pods && method === 'GET') {
+    if (/^\/api\/v1\/namespaces\/([^/]+)\/pods$/.test(url.pathname) && method === 'GET') {
       const items = [...this.pods.values()].filter((p) =>
         matches(p.metadata?.labels, url.searchParams.get('labelSelector')),
       );
-      return this.send(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items });
+      return [200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items }];
     }
-    this.send(res, 404, status(404, 'NotFound', `no route ${method} ${url.pathname}`));
+    return notFound(`route ${method} ${url.pathname}`);
   }
 
-  private createJob(res: ServerResponse, job: V1Job): void {
+  private createJob(job: V1Job): [number, unknown] {
     const name = job.metadata?.name ?? '';
-    if (this.jobs.has(name)) {
-      this.send(res, 409, status(409, 'AlreadyExists', `jobs.batch "${name}" already exists`));
-      return;
-    }
+    if (this.jobs.has(name))
+      return [409, status(409, 'AlreadyExists', `jobs.batch "${name}" already exists`)];
     const stored: V1Job = {
       ...job,
       metadata: { ...job.metadata, uid: `uid-${++this.uid}`, creationTimestamp: new Date() },
@@ -144,10 +139,10 @@ export class FakeKubernetes {
       status: { phase: 'Pending' },
     } as V1Pod);
     if (this.options.autoReady) this.setPodReady(name, this.options.podIP ?? '127.0.0.1');
-    this.send(res, 201, stored);
+    return [201, stored];
   }
 
-  private listJobs(res: ServerResponse, query: URLSearchParams): void {
+  private listJobs(query: URLSearchParams): unknown {
     const all = [...this.jobs.values()].filter((j) =>
       matches(j.metadata?.labels, query.get('labelSelector')),
     );
@@ -155,12 +150,7 @@ export class FakeKubernetes {
     const limit = Number(query.get('limit') || all.length || 1);
     const items = all.slice(offset, offset + limit);
     const next = offset + limit < all.length ? String(offset + limit) : undefined;
-    this.send(res, 200, {
-      kind: 'JobList',
-      apiVersion: 'batch/v1',
-      metadata: next ? { continue: next } : {},
-      items,
-    });
+    return { kind: 'JobList', apiVersion: 'batch/v1', metadata: next ? { continue: next } : {}, items };
   }
 
   /** Makes the Job's pod Running and Ready at `ip`. */
