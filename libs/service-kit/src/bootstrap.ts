@@ -1,12 +1,15 @@
 // The common start-up of a service's main.ts: validated config, root logger, dependencies, server on
 // host:port, SERVING once ready, signals wired to a draining shutdown. A bad config value exits with
-// status 78 (EX_CONFIG) and a message naming the variable.
+// status 78 (EX_CONFIG) and a message naming the variable. Security (TLS, tokens, the outbound
+// defaults of every client) comes from the same config (security.ts).
 import { writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { configureOutbound } from './client.ts';
 import { type CommonConfig, ConfigError, type ConfigShape, commonConfigShape, loadConfig } from './config.ts';
 import { installSignalHandlers } from './lifecycle.ts';
 import { createRootLogger } from './logger.ts';
+import { checkExposure, securityFrom } from './security.ts';
 import type { GenGapServer, ServerSettings } from './server.ts';
 
 export const EXIT_CONFIG = 78;
@@ -34,27 +37,36 @@ export interface ServiceMain<S extends ConfigShape> {
   ): Promise<ServiceParts> | ServiceParts;
 }
 
-/** Builds the server settings every service shares from its config. */
+/** Builds the server settings every service shares from its config (limits, TLS, token check). */
 export function serverSettingsFrom(
   config: CommonConfig,
   log: Logger,
   serviceNames: readonly string[],
 ): ServerSettings {
-  return {
+  const security = securityFrom(config);
+  const settings: ServerSettings = {
     log,
     serviceNames,
     maxMessageBytes: config.GENGAP_MAX_MESSAGE_BYTES,
     maxConcurrentStreams: config.GENGAP_MAX_CONCURRENT_STREAMS,
+    maxInflightCalls: config.GENGAP_MAX_INFLIGHT_CALLS,
     maxUnaryDeadlineMs: config.GENGAP_MAX_UNARY_DEADLINE_MS,
     shutdownGraceMs: config.GENGAP_SHUTDOWN_GRACE_MS,
     drainDelayMs: config.GENGAP_DRAIN_DELAY_MS,
   };
+  if (security.serverCredentials) settings.credentials = security.serverCredentials;
+  if (security.authenticator) settings.beforeCall = security.authenticator;
+  return settings;
 }
 
 export async function runServiceMain<S extends ConfigShape>(main: ServiceMain<S>): Promise<void> {
   let config: CommonConfig & { [K in keyof S]: z.output<S[K]> } & { GENGAP_READY_FILE?: string | undefined };
+  let warnings: string[];
   try {
     config = loadConfig({ ...commonConfigShape, ...launcherShape, ...main.configShape }) as typeof config;
+    const security = securityFrom(config);
+    warnings = checkExposure(config, security);
+    configureOutbound(security.outbound);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${main.name}: ${err.message}\n`);
@@ -63,6 +75,8 @@ export async function runServiceMain<S extends ConfigShape>(main: ServiceMain<S>
     throw err;
   }
   const log = createRootLogger({ service: main.name, level: config.GENGAP_LOG_LEVEL });
+  log.info(securityFrom(config).summary, 'security');
+  for (const warning of warnings) log.warn(warning);
   const parts = await main.build(config, log);
   const { server } = parts;
   const port = await server.listen(config.GENGAP_HOST, config.GENGAP_PORT);

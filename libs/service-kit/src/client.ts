@@ -1,5 +1,8 @@
 // Outbound calls: clients with explicit message limits and keepalive, every unary call with a
 // deadline, and cancellation flowing from an AbortSignal (the caller's own call) to the downstream call.
+// A service's composition root (runServiceMain) sets the process's outbound defaults once from its
+// config (TLS credentials, its bearer token, keepalive), so every client any module creates uses them
+// without each service threading them through; a client's own settings take precedence.
 import {
   type CallOptions,
   type ChannelCredentials,
@@ -18,6 +21,29 @@ export interface ClientSettings {
   metadata?: Record<string, string>;
   /** Default deadline for unary calls made with this client. */
   deadlineMs?: number;
+  /** Bearer token sent as `authorization: Bearer <token>` on every call. */
+  token?: string;
+  /** Name checked in the server's certificate instead of the address's host. */
+  serverNameOverride?: string;
+  keepaliveTimeMs?: number;
+  keepaliveTimeoutMs?: number;
+}
+
+/** What createClient uses where a client's settings say nothing (see configureOutbound). */
+export type OutboundDefaults = Pick<
+  ClientSettings,
+  'credentials' | 'token' | 'serverNameOverride' | 'keepaliveTimeMs' | 'keepaliveTimeoutMs'
+>;
+
+let outbound: OutboundDefaults = {};
+
+/** Sets the process's outbound defaults (called by runServiceMain, the CLI, tests). */
+export function configureOutbound(defaults: OutboundDefaults): void {
+  outbound = { ...defaults };
+}
+
+export function outboundDefaults(): Readonly<OutboundDefaults> {
+  return outbound;
 }
 
 export const defaultClientSettings = { maxMessageBytes: 16 * 1024 * 1024, deadlineMs: 30_000 };
@@ -36,17 +62,28 @@ export function createClient<C extends object>(
   settings: ClientSettings = {},
 ): C {
   const max = settings.maxMessageBytes ?? defaultClientSettings.maxMessageBytes;
-  const client = new ctor(address, settings.credentials ?? grpcCredentials.createInsecure(), {
+  const merged: ClientSettings = { ...outbound, ...settings };
+  const options: Partial<ClientOptions> = {
     'grpc.max_receive_message_length': max,
     'grpc.max_send_message_length': max,
-    // Notice a dead server (or a SIGSTOPped one) on a quiet connection within ~20 s.
-    'grpc.keepalive_time_ms': 10_000,
-    'grpc.keepalive_timeout_ms': 10_000,
+    // Notice a dead server (or a SIGSTOPped one) on a quiet connection within time + timeout.
+    'grpc.keepalive_time_ms': merged.keepaliveTimeMs ?? 10_000,
+    'grpc.keepalive_timeout_ms': merged.keepaliveTimeoutMs ?? 10_000,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.initial_reconnect_backoff_ms': 200,
     'grpc.max_reconnect_backoff_ms': 5_000,
-  });
-  settingsOf.set(client, settings);
+  };
+  const credentials = merged.credentials ?? grpcCredentials.createInsecure();
+  if (merged.serverNameOverride && credentials._isSecure()) {
+    options['grpc.ssl_target_name_override'] = merged.serverNameOverride;
+    options['grpc.default_authority'] = merged.serverNameOverride;
+  }
+  const client = new ctor(address, credentials, options);
+  const metadata = { ...settings.metadata };
+  if (merged.token && !Object.keys(metadata).some((k) => k.toLowerCase() === 'authorization')) {
+    metadata.authorization = `Bearer ${merged.token}`;
+  }
+  settingsOf.set(client, { ...settings, metadata });
   return client;
 }
 

@@ -35,7 +35,35 @@ export const commonConfigShape = {
   GENGAP_MAX_UNARY_DEADLINE_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
   /** Deadline of this service's own outbound unary calls. */
   GENGAP_OUTBOUND_DEADLINE_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  /** Calls (unary and streams) one process handles at once; beyond, RESOURCE_EXHAUSTED at once. */
+  GENGAP_MAX_INFLIGHT_CALLS: z.coerce.number().int().min(1).max(1_000_000).default(4096),
+  /** Keepalive pings on outbound connections: a peer that stops answering (SIGSTOP, a cut cable) is
+   * noticed within time + timeout, and its calls fail UNAVAILABLE. */
+  GENGAP_KEEPALIVE_TIME_MS: z.coerce.number().int().min(1000).max(3_600_000).default(10_000),
+  GENGAP_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(10_000),
+  // Security (tls.ts, auth.ts). Off by default: the embedded stack listens on loopback only.
+  /** PEM certificate chain and key of this service; both set: the server speaks TLS. */
+  GENGAP_TLS_CERT: z.string().min(1).optional(),
+  GENGAP_TLS_KEY: z.string().min(1).optional(),
+  /** PEM CA bundle: verifies peers (outbound TLS on when set) and, with client auth, clients. */
+  GENGAP_TLS_CA: z.string().min(1).optional(),
+  /** "require": clients must present a certificate signed by GENGAP_TLS_CA (mutual TLS). */
+  GENGAP_TLS_CLIENT_AUTH: z.enum(['none', 'require']).default('none'),
+  /** Name checked in peers' certificates instead of the host of the address dialled. */
+  GENGAP_TLS_SERVER_NAME: z.string().min(1).optional(),
+  /** "role:token" entries (roles read, run), comma- or newline-separated, or "@/path/file". */
+  GENGAP_AUTH_TOKENS: z.string().min(1).optional(),
+  /** Bearer token this service presents on its own calls to other services. */
+  GENGAP_OUTBOUND_TOKEN: z.string().min(16).optional(),
+  /** Allows listening on a non-loopback host without authentication (e.g. behind a mesh). */
+  GENGAP_ALLOW_INSECURE: z
+    .enum(['true', 'false', '1', '0'])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
 };
+
+/** Variables whose values are secrets: never echoed in a configuration error. */
+const SECRET_VARIABLE = /TOKEN|SECRET|PASSWORD|_KEY$/;
 
 export type ConfigShape = Record<string, z.ZodType>;
 
@@ -53,7 +81,8 @@ export function loadConfig<S extends ConfigShape>(
     const result = schema.safeParse(raw === '' ? undefined : raw);
     if (!result.success) {
       const issue = result.error.issues[0];
-      throw new ConfigError(name, `${issue?.message ?? 'invalid value'} (got ${JSON.stringify(raw)})`);
+      const got = SECRET_VARIABLE.test(name) ? '' : ` (got ${JSON.stringify(raw)})`;
+      throw new ConfigError(name, `${issue?.message ?? 'invalid value'}${got}`);
     }
     values[name] = result.data;
   }

@@ -11,7 +11,7 @@ import {
   status,
 } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { CancelledError, GenGapError, toServiceError } from './errors.ts';
+import { CancelledError, GenGapError, ResourceExhaustedError, toServiceError } from './errors.ts';
 
 export interface CallContext {
   /** Child logger tagged with the method and a call id. */
@@ -46,6 +46,56 @@ export interface HandlerOptions {
   serverSignal: AbortSignal;
   /** Hook run before every handler (authentication, authorisation); throw a GenGapError to refuse. */
   beforeCall?: (method: string, metadata: Metadata) => CallContext['principal'] | undefined;
+  /** Admission of calls against the in-flight limits; absent: no limits. */
+  limiter?: CallLimiter;
+}
+
+/**
+ * Counts calls in flight, per connection (peer address) and for the whole process, and refuses one
+ * beyond either limit with RESOURCE_EXHAUSTED at once. HTTP/2's own SETTINGS_MAX_CONCURRENT_STREAMS
+ * cannot do this: a grpc-js client queues streams beyond it silently until their deadline (or
+ * forever), so the server keeps that setting above `perConnection` as a backstop and answers here.
+ */
+export class CallLimiter {
+  readonly perConnection: number;
+  readonly total: number;
+  private readonly byPeer = new Map<string, number>();
+  private inflight = 0;
+
+  constructor(perConnection: number, total: number) {
+    this.perConnection = perConnection;
+    this.total = total;
+  }
+
+  get size(): number {
+    return this.inflight;
+  }
+
+  /** Takes a slot for a call from `peer`; the returned function (idempotent) gives it back. */
+  admit(peer: string): () => void {
+    const held = this.byPeer.get(peer) ?? 0;
+    if (held >= this.perConnection) {
+      throw new ResourceExhaustedError(
+        `too many concurrent calls on this connection (limit ${this.perConnection}, GENGAP_MAX_CONCURRENT_STREAMS)`,
+      );
+    }
+    if (this.inflight >= this.total) {
+      throw new ResourceExhaustedError(
+        `the server is handling too many calls (limit ${this.total}, GENGAP_MAX_INFLIGHT_CALLS); retry later`,
+      );
+    }
+    this.byPeer.set(peer, held + 1);
+    this.inflight++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.inflight--;
+      const left = (this.byPeer.get(peer) ?? 1) - 1;
+      if (left <= 0) this.byPeer.delete(peer);
+      else this.byPeer.set(peer, left);
+    };
+  }
 }
 
 function deadlineMsFrom(deadline: Date | number, cap: number): number {
@@ -60,9 +110,15 @@ function makeContext(
   options: HandlerOptions,
   deadlineCapMs: number | undefined,
 ): { ctx: CallContext; dispose: () => void } {
+  // Authentication first: a refused call holds nothing (no slot, listener or timer).
+  const principal = options.beforeCall?.(method, call.metadata);
+  const release = options.limiter?.admit(call.getPeer()) ?? (() => {});
   const controller = new AbortController();
   const log = options.log.child({ method, callId: randomUUID().slice(0, 8) });
-  const onCancel = () => controller.abort(new CancelledError('client cancelled the call'));
+  const onCancel = () => {
+    release();
+    controller.abort(new CancelledError('client cancelled the call'));
+  };
   const onServerAbort = () => controller.abort(new CancelledError('server is stopping'));
   call.on('cancelled', onCancel);
   options.serverSignal.addEventListener('abort', onServerAbort, { once: true });
@@ -75,10 +131,15 @@ function makeContext(
     );
     timer.unref();
   }
-  const principal = options.beforeCall?.(method, call.metadata);
-  const ctx: CallContext = { log, signal: controller.signal, metadata: call.metadata, method };
+  const ctx: CallContext = {
+    log: principal ? log.child({ subject: principal.subject }) : log,
+    signal: controller.signal,
+    metadata: call.metadata,
+    method,
+  };
   if (principal) ctx.principal = principal;
   const dispose = () => {
+    release();
     if (timer) clearTimeout(timer);
     call.removeListener('cancelled', onCancel);
     options.serverSignal.removeEventListener('abort', onServerAbort);

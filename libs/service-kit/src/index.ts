@@ -1,3 +1,4 @@
+export * from './auth.ts';
 export * from './bootstrap.ts';
 export * from './client.ts';
 export * from './config.ts';
@@ -6,4 +7,6 @@ export * from './handlers.ts';
 export * from './jobs.ts';
 export * from './lifecycle.ts';
 export * from './logger.ts';
+export * from './security.ts';
 export * from './server.ts';
+export * from './tls.ts';

@@ -15,19 +15,25 @@ import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { Logger } from 'pino';
-import { type CallContext, type HandlerOptions, serverStream, unary } from './handlers.ts';
+import { type CallContext, CallLimiter, type HandlerOptions, serverStream, unary } from './handlers.ts';
+
+/** Streams beyond the per-connection call limit that HTTP/2 still admits, so that they get answered. */
+const STREAM_HEADROOM = 64;
 
 export interface ServerSettings {
   log: Logger;
   /** Fully qualified names of the services this process serves (health reports each). */
   serviceNames: readonly string[];
   maxMessageBytes: number;
+  /** Calls one connection may have in flight; more are answered RESOURCE_EXHAUSTED at once. */
   maxConcurrentStreams: number;
+  /** Calls the whole process may have in flight (default 4096); more are RESOURCE_EXHAUSTED. */
+  maxInflightCalls?: number;
   maxUnaryDeadlineMs: number;
   shutdownGraceMs: number;
   drainDelayMs: number;
   credentials?: ServerCredentials;
-  /** Authentication/authorisation hook; see auth.ts. */
+  /** Authentication/authorisation hook (auth.ts createAuthenticator); health and reflection stay open. */
   beforeCall?: (method: string, metadata: Metadata) => CallContext['principal'] | undefined;
 }
 
@@ -42,16 +48,20 @@ export class GenGapServer {
   readonly log: Logger;
   private readonly settings: ServerSettings;
   private readonly abort = new AbortController();
+  readonly limiter: CallLimiter;
   private stopping: Promise<void> | undefined;
   port = 0;
 
   constructor(settings: ServerSettings) {
     this.settings = settings;
     this.log = settings.log;
+    this.limiter = new CallLimiter(settings.maxConcurrentStreams, settings.maxInflightCalls ?? 4096);
     this.grpc = new Server({
       'grpc.max_receive_message_length': settings.maxMessageBytes,
       'grpc.max_send_message_length': settings.maxMessageBytes,
-      'grpc.max_concurrent_streams': settings.maxConcurrentStreams,
+      // A backstop only: the limiter answers calls over the limit (a client queues streams beyond
+      // this setting without telling anyone).
+      'grpc.max_concurrent_streams': settings.maxConcurrentStreams + STREAM_HEADROOM,
       // Detect dead peers on idle connections, and accept clients' keepalive pings.
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
@@ -79,6 +89,7 @@ export class GenGapServer {
       log: this.log,
       maxUnaryDeadlineMs: this.settings.maxUnaryDeadlineMs,
       serverSignal: this.abort.signal,
+      limiter: this.limiter,
     };
     if (this.settings.beforeCall) options.beforeCall = this.settings.beforeCall;
     return options;
