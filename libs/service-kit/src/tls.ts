@@ -8,6 +8,7 @@
 // scripts/dev-ca.sh makes a development CA and certificates usable both ways.
 import { readFileSync } from 'node:fs';
 import { type ChannelCredentials, credentials, ServerCredentials } from '@grpc/grpc-js';
+import type { OutboundDefaults } from './client.ts';
 import { ConfigError } from './config.ts';
 
 export interface TlsConfig {
@@ -56,4 +57,27 @@ export function channelCredentialsFrom(config: TlsConfig): ChannelCredentials | 
     withClientCert ? readPem('GENGAP_TLS_KEY', key as string) : null,
     withClientCert ? readPem('GENGAP_TLS_CERT', cert as string) : null,
   );
+}
+
+/** Client-side settings for tools (the CLI, tests, benchmarks): files by path, token inline. */
+export interface ClientSecurityOptions {
+  token?: string | undefined;
+  tlsCa?: string | undefined;
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
+  tlsServerName?: string | undefined;
+}
+
+/** Outbound defaults for a tool from its flags; plaintext without a CA, no token without one. */
+export function clientSecurityFrom(options: ClientSecurityOptions): OutboundDefaults {
+  const defaults: OutboundDefaults = {};
+  const credentials = channelCredentialsFrom({
+    GENGAP_TLS_CA: options.tlsCa,
+    GENGAP_TLS_CERT: options.tlsCert,
+    GENGAP_TLS_KEY: options.tlsKey,
+  });
+  if (credentials) defaults.credentials = credentials;
+  if (options.token) defaults.token = options.token;
+  if (options.tlsServerName) defaults.serverNameOverride = options.tlsServerName;
+  return defaults;
 }
