@@ -170,6 +170,50 @@ def read_parameters(stub, run_id, out_dir, timeout):
     return saved
 
 
+class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds `authorization: Bearer <token>` to every call (works on plaintext and TLS channels)."""
+
+    def __init__(self, token):
+        self._metadata = ("authorization", f"Bearer {token}")
+
+    def _with_token(self, details):
+        metadata = list(details.metadata or []) + [self._metadata]
+        return details._replace(metadata=metadata) if hasattr(details, "_replace") else _CallDetails(
+            details.method, details.timeout, metadata, details.credentials,
+            getattr(details, "wait_for_ready", None), getattr(details, "compression", None))
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
+
+
+class _CallDetails(grpc.ClientCallDetails):
+    def __init__(self, method, timeout, metadata, credentials, wait_for_ready, compression):
+        self.method, self.timeout, self.metadata = method, timeout, metadata
+        self.credentials, self.wait_for_ready, self.compression = credentials, wait_for_ready, compression
+
+
+def open_channel(address, args, options):
+    """A channel to `address`: TLS when --tls-ca is given (mutual with --tls-cert/--tls-key), the
+    bearer token of --token on every call."""
+    if args.tls_ca:
+        def read(path):
+            with open(path, "rb") as f:
+                return f.read()
+        creds = grpc.ssl_channel_credentials(
+            root_certificates=read(args.tls_ca),
+            private_key=read(args.tls_key) if args.tls_key else None,
+            certificate_chain=read(args.tls_cert) if args.tls_cert else None)
+        if args.tls_server_name:
+            options = options + [("grpc.ssl_target_name_override", args.tls_server_name)]
+        channel = grpc.secure_channel(address, creds, options=options)
+    else:
+        channel = grpc.insecure_channel(address, options=options)
+    return grpc.intercept_channel(channel, _BearerToken(args.token)) if args.token else channel
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--coordinator", default=os.environ.get("GENGAP_COORDINATOR", "127.0.0.1:50051"))
@@ -181,13 +225,19 @@ def main():
     parser.add_argument("--key", default=None, help="idempotency key (default: a fresh one)")
     parser.add_argument("--out", default="gengap-parameters")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds for the whole experiment")
+    parser.add_argument("--token", default=os.environ.get("GENGAP_TOKEN"),
+                        help="bearer token (services with GENGAP_AUTH_TOKENS); env GENGAP_TOKEN")
+    parser.add_argument("--tls-ca", default=None, help="CA certificate (PEM): use TLS and verify the services")
+    parser.add_argument("--tls-cert", default=None, help="client certificate (PEM) for mutual TLS")
+    parser.add_argument("--tls-key", default=None, help="key of --tls-cert (PEM)")
+    parser.add_argument("--tls-server-name", default=None, help="name expected in the services' certificates")
     args = parser.parse_args()
 
     deadline = time.monotonic() + args.timeout
     options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
 
     def channel_factory():
-        return grpc.insecure_channel(args.coordinator, options=options)
+        return open_channel(args.coordinator, args, options)
 
     with channel_factory() as channel:
         grpc.channel_ready_future(channel).result(timeout=60)
@@ -208,7 +258,7 @@ def main():
     succeeded = [r for r in experiment.runs if r.status.state == job_pb2.JOB_STATE_SUCCEEDED and r.run_id]
     if args.trainer and succeeded:
         run = succeeded[0]
-        with grpc.insecure_channel(args.trainer, options=options) as channel:
+        with open_channel(args.trainer, args, options) as channel:
             saved = read_parameters(trainer_grpc.TrainerServiceStub(channel), run.run_id,
                                     os.path.join(args.out, run.run_id), timeout=300)
         log(f"saved {len(saved)} tensors of run {run.run_id} under {args.out}")
