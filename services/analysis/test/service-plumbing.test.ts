@@ -290,7 +290,15 @@ describe('restart', () => {
         return {
           result: {
             $case: 'sharpness',
-            value: { sharpness: 1, baseLoss: 0, maxLoss: 0.01, iterations: 1, subspaceDimension: 0 },
+            value: {
+              sharpness: 1,
+              baseLoss: 0,
+              maxLoss: 0.01,
+              iterations: 1,
+              subspaceDimension: 0,
+              restartMaxLosses: [0.01],
+              fractionAtBound: 0,
+            },
           },
         };
       },

@@ -180,6 +180,7 @@ function analysesFor(records: RunRecord[]): Analysis[] {
                   iterations: 30,
                   hvpCalls: 30,
                   eigenvectorArtifacts: [],
+                  converged: true,
                 },
               ],
             },
@@ -198,6 +199,8 @@ function analysesFor(records: RunRecord[]): Analysis[] {
               maxLoss: 0.05 + p,
               iterations: 20,
               subspaceDimension: 0,
+              restartMaxLosses: [],
+              fractionAtBound: 0,
             },
           },
         },
@@ -223,6 +226,8 @@ function analysesFor(records: RunRecord[]): Analysis[] {
                   weights: [],
                   firstMoment: 0.1,
                   secondMoment: 10,
+                  firstMomentStandardError: 0.01,
+                  secondMomentStandardError: 1,
                 },
               ],
             },
@@ -266,7 +271,7 @@ const ok = (
   kind: Partial<AnalysisSpec>['kind'],
   result: Partial<AnalysisResult>,
 ): { ref: ExperimentAnalysisRef; analysis: Analysis } => ({
-  ref: { name, analysisId: id, status: status(JobState.JOB_STATE_SUCCEEDED) },
+  ref: { name, analysisId: id, status: status(JobState.JOB_STATE_SUCCEEDED), summaryJson: '' },
   analysis: analysis(id, { kind }, result),
 });
 
@@ -296,7 +301,11 @@ export function withEveryAnalysisKind(input: ReportInput): ReportInput {
           {
             kind: {
               $case: 'hessianTrace',
-              value: { blocks: [{ block: '', trace: 300 + 900 * p, standardError: 12, queries: 100 }] },
+              value: {
+                blocks: [
+                  { block: '', trace: 300 + 900 * p, standardError: 12, queries: 100, sketchRank: 33 },
+                ],
+              },
             },
           },
         ),
@@ -572,6 +581,8 @@ export function withEveryAnalysisKind(input: ReportInput): ReportInput {
               maxLoss: 0.3,
               iterations: 20,
               subspaceDimension: 10,
+              restartMaxLosses: [],
+              fractionAtBound: 0,
             },
           },
         },
@@ -579,7 +590,12 @@ export function withEveryAnalysisKind(input: ReportInput): ReportInput {
       perRun.push([
         r,
         {
-          ref: { name: 'sharpness-during-training', analysisId: a.analysisId, status: a.status },
+          ref: {
+            name: 'sharpness-during-training',
+            analysisId: a.analysisId,
+            status: a.status,
+            summaryJson: '',
+          },
           analysis: a,
         },
       ]);
@@ -671,7 +687,12 @@ export function withEveryAnalysisKind(input: ReportInput): ReportInput {
     result: undefined,
   };
   for (const [r, { ref }] of perRun) r.run.analyses.push(ref);
-  r0.run.analyses.push({ name: 'broken', analysisId: failed.analysisId, status: failed.status });
+  r0.run.analyses.push({
+    name: 'broken',
+    analysisId: failed.analysisId,
+    status: failed.status,
+    summaryJson: '',
+  });
   input.experiment.experimentAnalyses.push(...experimentLevel.map((e) => e.ref));
   return {
     ...input,

@@ -79,6 +79,7 @@ export const hessianEigenKind = defineKind({
           iterations: eig.iterations,
           hvpCalls: op.calls,
           eigenvectorArtifacts: artifacts,
+          converged: eig.converged,
         });
       }
       const rows: Row[] = results.flatMap((r) =>

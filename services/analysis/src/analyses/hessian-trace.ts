@@ -57,6 +57,7 @@ export const hessianTraceKind = defineKind({
           trace: est.trace,
           standardError: est.standardError,
           queries: est.queries,
+          sketchRank: est.sketchRank ?? 0,
         });
       }
       return {

@@ -220,6 +220,10 @@ export const sharpnessKind = defineKind({
           maxLoss,
           iterations: outcomes.reduce((a, o) => a + o.iterations, 0),
           subspaceDimension: p,
+          restartMaxLosses: outcomes.map((o) => o.maxLoss),
+          // Of the restart that found the maximum.
+          fractionAtBound: outcomes.reduce((best, o) => (o.maxLoss > best.maxLoss ? o : best))
+            .fractionAtBound,
         },
       },
       plot: lineChart({

@@ -73,6 +73,8 @@ export const spectralDensityKind = defineKind({
           weights: [...est.weights],
           firstMoment: est.firstMoment,
           secondMoment: est.secondMoment,
+          firstMomentStandardError: est.firstMomentStandardError,
+          secondMomentStandardError: est.secondMomentStandardError,
         });
       }
       // The chart shows the density on a log scale, as is usual for Hessian spectra; zeros are floored.

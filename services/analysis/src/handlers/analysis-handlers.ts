@@ -3,6 +3,7 @@
 import type {
   CancelAnalysisRequest,
   CancelAnalysisResponse,
+  GetAnalysisInfoResponse,
   GetAnalysisRequest,
   GetAnalysisResponse,
   ListAnalysesRequest,
@@ -17,6 +18,9 @@ import type {
 import { type CallContext, InvalidArgumentError, type StreamSink } from '@gengap/service-kit';
 import { DEFAULT_CHUNK_BYTES, toChunksFrom } from '@gengap/tensor-io';
 import type { AnalysisJobs } from '../jobs/analysis-jobs.ts';
+
+/** Reported by GetAnalysisInfo. */
+export const SERVICE_VERSION = '0.1.0';
 
 /** Largest chunk a client may ask for (well under the default 16 MiB message limit). */
 export const MAX_ARTIFACT_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -54,6 +58,8 @@ export function analysisHandlers(jobs: AnalysisJobs) {
         state: request.state,
         labels: request.labels,
       }),
+
+    getAnalysisInfo: (): GetAnalysisInfoResponse => ({ version: SERVICE_VERSION, ...jobs.info() }),
 
     cancelAnalysis: (request: CancelAnalysisRequest): CancelAnalysisResponse => ({
       analysis: jobs.cancel(request.analysisId),

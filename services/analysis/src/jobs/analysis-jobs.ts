@@ -24,7 +24,7 @@ import {
 } from '@gengap/service-kit';
 import type { Logger } from 'pino';
 import type { LoadedCheckpoint } from '../analyses/kind.ts';
-import type { KindRegistry } from '../analyses/registry.ts';
+import { type KindRegistry, protoFieldName } from '../analyses/registry.ts';
 import { validateSpec } from '../analyses/validate-spec.ts';
 import type { InputServices } from '../inputs/job-inputs.ts';
 import type { DerivedCheckpointSource } from '../inputs/sources.ts';
@@ -74,6 +74,14 @@ export class AnalysisJobs implements DerivedCheckpointSource {
     this.store = options.store;
     this.log = options.log;
     this.inputs = { ...options.inputs, derived: this };
+  }
+
+  /** What this service runs: kind names as proto fields, and its concurrency. */
+  info(): { kinds: string[]; maxConcurrentAnalyses: number } {
+    return {
+      kinds: this.options.registry.names.map(protoFieldName).sort(),
+      maxConcurrentAnalyses: this.options.maxConcurrent,
+    };
   }
 
   // ---- requests ----

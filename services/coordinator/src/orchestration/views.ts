@@ -30,6 +30,7 @@ export function analysisRefOf(record: AnalysisRecord): ExperimentAnalysisRef {
     name: localAnalysisName(record),
     analysisId: record.analysisId,
     status: { ...status, state: toProtoState(record.state), phase: record.note || status.phase },
+    summaryJson: '',
   };
 }
 

@@ -382,7 +382,8 @@ export interface RandomSlice {
 }
 
 /**
- * Dinh et al.'s function-preserving rescaling: multiply layer `first_layer` (weight and bias) by
+ * Dinh et al.'s function-preserving rescaling: multiply layer `first_layer` (an index into
+ * ModelSpec.layers; weight and bias) by
  * alpha and the next parametrised layer's weight by 1/alpha (valid across ReLU). Produces a new
  * checkpoint (this analysis' artifact, usable as CheckpointRef.analysis_id).
  */
@@ -538,6 +539,8 @@ export interface EigenResult {
   hvpCalls: number;
   /** Names of artifacts holding the eigenvectors (float64 tensors), when requested. */
   eigenvectorArtifacts: string[];
+  /** Every wanted Ritz pair met the tolerance. */
+  converged: boolean;
 }
 
 export interface HessianEigenResult {
@@ -550,6 +553,8 @@ export interface TraceResult {
   /** Standard error of the estimate. */
   standardError: number;
   queries: number;
+  /** Rank of the Hutch++ sketch; 0 for Hutchinson. */
+  sketchRank: number;
 }
 
 export interface HessianTraceResult {
@@ -566,6 +571,8 @@ export interface DensityResult {
   /** Estimated spectral moments E[lambda^k] for k = 1, 2. */
   firstMoment: number;
   secondMoment: number;
+  firstMomentStandardError: number;
+  secondMomentStandardError: number;
 }
 
 export interface SpectralDensityResult {
@@ -578,6 +585,10 @@ export interface SharpnessResult {
   maxLoss: number;
   iterations: number;
   subspaceDimension: number;
+  /** Largest loss found by each restart. */
+  restartMaxLosses: number[];
+  /** Fraction of the perturbation's coordinates at the box bound at the maximiser. */
+  fractionAtBound: number;
 }
 
 export interface CurvePoint {
@@ -4226,7 +4237,15 @@ export const Series: MessageFns<Series> = {
 };
 
 function createBaseEigenResult(): EigenResult {
-  return { block: "", eigenvalues: [], residualNorms: [], iterations: 0, hvpCalls: 0, eigenvectorArtifacts: [] };
+  return {
+    block: "",
+    eigenvalues: [],
+    residualNorms: [],
+    iterations: 0,
+    hvpCalls: 0,
+    eigenvectorArtifacts: [],
+    converged: false,
+  };
 }
 
 export const EigenResult: MessageFns<EigenResult> = {
@@ -4256,6 +4275,9 @@ export const EigenResult: MessageFns<EigenResult> = {
     }
     for (const v of message.eigenvectorArtifacts) {
       writer.uint32(50).string(v!);
+    }
+    if (message.converged !== false) {
+      writer.uint32(56).bool(message.converged);
     }
     return writer;
   },
@@ -4341,6 +4363,14 @@ export const EigenResult: MessageFns<EigenResult> = {
             message.eigenvectorArtifacts.push(reader.string());
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.converged = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4375,6 +4405,7 @@ export const EigenResult: MessageFns<EigenResult> = {
         : globalThis.Array.isArray(object?.eigenvector_artifacts)
         ? object.eigenvector_artifacts.map((e: any) => globalThis.String(e))
         : [],
+      converged: isSet(object.converged) ? globalThis.Boolean(object.converged) : false,
     };
   },
 
@@ -4398,6 +4429,9 @@ export const EigenResult: MessageFns<EigenResult> = {
     if (message.eigenvectorArtifacts?.length) {
       obj.eigenvectorArtifacts = message.eigenvectorArtifacts;
     }
+    if (message.converged !== false) {
+      obj.converged = message.converged;
+    }
     return obj;
   },
 
@@ -4412,6 +4446,7 @@ export const EigenResult: MessageFns<EigenResult> = {
     message.iterations = object.iterations ?? 0;
     message.hvpCalls = object.hvpCalls ?? 0;
     message.eigenvectorArtifacts = object.eigenvectorArtifacts?.map((e) => e) || [];
+    message.converged = object.converged ?? false;
     return message;
   },
 };
@@ -4486,7 +4521,7 @@ export const HessianEigenResult: MessageFns<HessianEigenResult> = {
 };
 
 function createBaseTraceResult(): TraceResult {
-  return { block: "", trace: 0, standardError: 0, queries: 0 };
+  return { block: "", trace: 0, standardError: 0, queries: 0, sketchRank: 0 };
 }
 
 export const TraceResult: MessageFns<TraceResult> = {
@@ -4502,6 +4537,9 @@ export const TraceResult: MessageFns<TraceResult> = {
     }
     if (message.queries !== 0) {
       writer.uint32(32).uint32(message.queries);
+    }
+    if (message.sketchRank !== 0) {
+      writer.uint32(40).uint32(message.sketchRank);
     }
     return writer;
   },
@@ -4551,6 +4589,14 @@ export const TraceResult: MessageFns<TraceResult> = {
             message.queries = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.sketchRank = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4573,6 +4619,11 @@ export const TraceResult: MessageFns<TraceResult> = {
         ? globalThis.Number(object.standard_error)
         : 0,
       queries: isSet(object.queries) ? globalThis.Number(object.queries) : 0,
+      sketchRank: isSet(object.sketchRank)
+        ? globalThis.Number(object.sketchRank)
+        : isSet(object.sketch_rank)
+        ? globalThis.Number(object.sketch_rank)
+        : 0,
     };
   },
 
@@ -4590,6 +4641,9 @@ export const TraceResult: MessageFns<TraceResult> = {
     if (message.queries !== 0) {
       obj.queries = Math.round(message.queries);
     }
+    if (message.sketchRank !== 0) {
+      obj.sketchRank = Math.round(message.sketchRank);
+    }
     return obj;
   },
 
@@ -4602,6 +4656,7 @@ export const TraceResult: MessageFns<TraceResult> = {
     message.trace = object.trace ?? 0;
     message.standardError = object.standardError ?? 0;
     message.queries = object.queries ?? 0;
+    message.sketchRank = object.sketchRank ?? 0;
     return message;
   },
 };
@@ -4676,7 +4731,17 @@ export const HessianTraceResult: MessageFns<HessianTraceResult> = {
 };
 
 function createBaseDensityResult(): DensityResult {
-  return { block: "", grid: [], density: [], nodes: [], weights: [], firstMoment: 0, secondMoment: 0 };
+  return {
+    block: "",
+    grid: [],
+    density: [],
+    nodes: [],
+    weights: [],
+    firstMoment: 0,
+    secondMoment: 0,
+    firstMomentStandardError: 0,
+    secondMomentStandardError: 0,
+  };
 }
 
 export const DensityResult: MessageFns<DensityResult> = {
@@ -4717,6 +4782,12 @@ export const DensityResult: MessageFns<DensityResult> = {
     }
     if (message.secondMoment !== 0) {
       writer.uint32(57).double(message.secondMoment);
+    }
+    if (message.firstMomentStandardError !== 0) {
+      writer.uint32(65).double(message.firstMomentStandardError);
+    }
+    if (message.secondMomentStandardError !== 0) {
+      writer.uint32(73).double(message.secondMomentStandardError);
     }
     return writer;
   },
@@ -4830,6 +4901,22 @@ export const DensityResult: MessageFns<DensityResult> = {
             message.secondMoment = reader.double();
             continue;
           }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.firstMomentStandardError = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.secondMomentStandardError = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4859,6 +4946,16 @@ export const DensityResult: MessageFns<DensityResult> = {
         : isSet(object.second_moment)
         ? globalThis.Number(object.second_moment)
         : 0,
+      firstMomentStandardError: isSet(object.firstMomentStandardError)
+        ? globalThis.Number(object.firstMomentStandardError)
+        : isSet(object.first_moment_standard_error)
+        ? globalThis.Number(object.first_moment_standard_error)
+        : 0,
+      secondMomentStandardError: isSet(object.secondMomentStandardError)
+        ? globalThis.Number(object.secondMomentStandardError)
+        : isSet(object.second_moment_standard_error)
+        ? globalThis.Number(object.second_moment_standard_error)
+        : 0,
     };
   },
 
@@ -4885,6 +4982,12 @@ export const DensityResult: MessageFns<DensityResult> = {
     if (message.secondMoment !== 0) {
       obj.secondMoment = floatToJson(message.secondMoment);
     }
+    if (message.firstMomentStandardError !== 0) {
+      obj.firstMomentStandardError = floatToJson(message.firstMomentStandardError);
+    }
+    if (message.secondMomentStandardError !== 0) {
+      obj.secondMomentStandardError = floatToJson(message.secondMomentStandardError);
+    }
     return obj;
   },
 
@@ -4900,6 +5003,8 @@ export const DensityResult: MessageFns<DensityResult> = {
     message.weights = object.weights?.map((e) => e) || [];
     message.firstMoment = object.firstMoment ?? 0;
     message.secondMoment = object.secondMoment ?? 0;
+    message.firstMomentStandardError = object.firstMomentStandardError ?? 0;
+    message.secondMomentStandardError = object.secondMomentStandardError ?? 0;
     return message;
   },
 };
@@ -4974,7 +5079,15 @@ export const SpectralDensityResult: MessageFns<SpectralDensityResult> = {
 };
 
 function createBaseSharpnessResult(): SharpnessResult {
-  return { sharpness: 0, baseLoss: 0, maxLoss: 0, iterations: 0, subspaceDimension: 0 };
+  return {
+    sharpness: 0,
+    baseLoss: 0,
+    maxLoss: 0,
+    iterations: 0,
+    subspaceDimension: 0,
+    restartMaxLosses: [],
+    fractionAtBound: 0,
+  };
 }
 
 export const SharpnessResult: MessageFns<SharpnessResult> = {
@@ -4993,6 +5106,16 @@ export const SharpnessResult: MessageFns<SharpnessResult> = {
     }
     if (message.subspaceDimension !== 0) {
       writer.uint32(40).uint32(message.subspaceDimension);
+    }
+    if (message.restartMaxLosses.length !== 0) {
+      writer.uint32(50).fork();
+      for (const v of message.restartMaxLosses) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.fractionAtBound !== 0) {
+      writer.uint32(57).double(message.fractionAtBound);
     }
     return writer;
   },
@@ -5050,6 +5173,32 @@ export const SharpnessResult: MessageFns<SharpnessResult> = {
             message.subspaceDimension = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag === 49) {
+              message.restartMaxLosses.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 50) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.restartMaxLosses.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.fractionAtBound = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5081,6 +5230,16 @@ export const SharpnessResult: MessageFns<SharpnessResult> = {
         : isSet(object.subspace_dimension)
         ? globalThis.Number(object.subspace_dimension)
         : 0,
+      restartMaxLosses: globalThis.Array.isArray(object?.restartMaxLosses)
+        ? object.restartMaxLosses.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.restart_max_losses)
+        ? object.restart_max_losses.map((e: any) => globalThis.Number(e))
+        : [],
+      fractionAtBound: isSet(object.fractionAtBound)
+        ? globalThis.Number(object.fractionAtBound)
+        : isSet(object.fraction_at_bound)
+        ? globalThis.Number(object.fraction_at_bound)
+        : 0,
     };
   },
 
@@ -5101,6 +5260,12 @@ export const SharpnessResult: MessageFns<SharpnessResult> = {
     if (message.subspaceDimension !== 0) {
       obj.subspaceDimension = Math.round(message.subspaceDimension);
     }
+    if (message.restartMaxLosses?.length) {
+      obj.restartMaxLosses = message.restartMaxLosses.map((e) => floatToJson(e));
+    }
+    if (message.fractionAtBound !== 0) {
+      obj.fractionAtBound = floatToJson(message.fractionAtBound);
+    }
     return obj;
   },
 
@@ -5114,6 +5279,8 @@ export const SharpnessResult: MessageFns<SharpnessResult> = {
     message.maxLoss = object.maxLoss ?? 0;
     message.iterations = object.iterations ?? 0;
     message.subspaceDimension = object.subspaceDimension ?? 0;
+    message.restartMaxLosses = object.restartMaxLosses?.map((e) => e) || [];
+    message.fractionAtBound = object.fractionAtBound ?? 0;
     return message;
   },
 };

@@ -103,6 +103,16 @@ export interface ReadAnalysisArtifactResponse {
   mediaType: string;
 }
 
+export interface GetAnalysisInfoRequest {
+}
+
+export interface GetAnalysisInfoResponse {
+  version: string;
+  /** AnalysisSpec `kind` oneof field names this service implements, e.g. "hessian_eigen". */
+  kinds: string[];
+  maxConcurrentAnalyses: number;
+}
+
 function createBaseStartAnalysisRequest(): StartAnalysisRequest {
   return { spec: undefined, idempotencyKey: "", labels: {} };
 }
@@ -1371,6 +1381,163 @@ export const ReadAnalysisArtifactResponse: MessageFns<ReadAnalysisArtifactRespon
   },
 };
 
+function createBaseGetAnalysisInfoRequest(): GetAnalysisInfoRequest {
+  return {};
+}
+
+export const GetAnalysisInfoRequest: MessageFns<GetAnalysisInfoRequest> = {
+  encode(_: GetAnalysisInfoRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAnalysisInfoRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAnalysisInfoRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetAnalysisInfoRequest {
+    return {};
+  },
+
+  toJSON(_: GetAnalysisInfoRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetAnalysisInfoRequest>, I>>(base?: I): GetAnalysisInfoRequest {
+    return GetAnalysisInfoRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetAnalysisInfoRequest>, I>>(_: I): GetAnalysisInfoRequest {
+    const message = createBaseGetAnalysisInfoRequest();
+    return message;
+  },
+};
+
+function createBaseGetAnalysisInfoResponse(): GetAnalysisInfoResponse {
+  return { version: "", kinds: [], maxConcurrentAnalyses: 0 };
+}
+
+export const GetAnalysisInfoResponse: MessageFns<GetAnalysisInfoResponse> = {
+  encode(message: GetAnalysisInfoResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== "") {
+      writer.uint32(10).string(message.version);
+    }
+    for (const v of message.kinds) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.maxConcurrentAnalyses !== 0) {
+      writer.uint32(24).uint32(message.maxConcurrentAnalyses);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAnalysisInfoResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAnalysisInfoResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kinds.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxConcurrentAnalyses = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetAnalysisInfoResponse {
+    return {
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      kinds: globalThis.Array.isArray(object?.kinds) ? object.kinds.map((e: any) => globalThis.String(e)) : [],
+      maxConcurrentAnalyses: isSet(object.maxConcurrentAnalyses)
+        ? globalThis.Number(object.maxConcurrentAnalyses)
+        : isSet(object.max_concurrent_analyses)
+        ? globalThis.Number(object.max_concurrent_analyses)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetAnalysisInfoResponse): unknown {
+    const obj: any = {};
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.kinds?.length) {
+      obj.kinds = message.kinds;
+    }
+    if (message.maxConcurrentAnalyses !== 0) {
+      obj.maxConcurrentAnalyses = Math.round(message.maxConcurrentAnalyses);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetAnalysisInfoResponse>, I>>(base?: I): GetAnalysisInfoResponse {
+    return GetAnalysisInfoResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetAnalysisInfoResponse>, I>>(object: I): GetAnalysisInfoResponse {
+    const message = createBaseGetAnalysisInfoResponse();
+    message.version = object.version ?? "";
+    message.kinds = object.kinds?.map((e) => e) || [];
+    message.maxConcurrentAnalyses = object.maxConcurrentAnalyses ?? 0;
+    return message;
+  },
+};
+
 /**
  * Analyses of trained models: Hessian spectra, sharpness, landscapes, stability, inputs, attacks...
  * Each is a job: StartAnalysis (idempotent on the key), WatchAnalysis, GetAnalysis, CancelAnalysis.
@@ -1439,6 +1606,18 @@ export const AnalysisServiceService = {
       Buffer.from(ReadAnalysisArtifactResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReadAnalysisArtifactResponse => ReadAnalysisArtifactResponse.decode(value),
   },
+  /** What this service implements (analysis kinds by their AnalysisSpec field name). */
+  getAnalysisInfo: {
+    path: "/gengap.analysis.v1.AnalysisService/GetAnalysisInfo" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetAnalysisInfoRequest): Buffer =>
+      Buffer.from(GetAnalysisInfoRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetAnalysisInfoRequest => GetAnalysisInfoRequest.decode(value),
+    responseSerialize: (value: GetAnalysisInfoResponse): Buffer =>
+      Buffer.from(GetAnalysisInfoResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetAnalysisInfoResponse => GetAnalysisInfoResponse.decode(value),
+  },
 } as const;
 
 export interface AnalysisServiceServer extends UntypedServiceImplementation {
@@ -1449,6 +1628,8 @@ export interface AnalysisServiceServer extends UntypedServiceImplementation {
   cancelAnalysis: handleUnaryCall<CancelAnalysisRequest, CancelAnalysisResponse>;
   /** An artifact (PNG, checkpoint tensors, eigenvectors) in checksummed chunks. */
   readAnalysisArtifact: handleServerStreamingCall<ReadAnalysisArtifactRequest, ReadAnalysisArtifactResponse>;
+  /** What this service implements (analysis kinds by their AnalysisSpec field name). */
+  getAnalysisInfo: handleUnaryCall<GetAnalysisInfoRequest, GetAnalysisInfoResponse>;
 }
 
 export interface AnalysisServiceClient extends Client {
@@ -1531,6 +1712,22 @@ export interface AnalysisServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<ReadAnalysisArtifactResponse>;
+  /** What this service implements (analysis kinds by their AnalysisSpec field name). */
+  getAnalysisInfo(
+    request: GetAnalysisInfoRequest,
+    callback: (error: ServiceError | null, response: GetAnalysisInfoResponse) => void,
+  ): ClientUnaryCall;
+  getAnalysisInfo(
+    request: GetAnalysisInfoRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetAnalysisInfoResponse) => void,
+  ): ClientUnaryCall;
+  getAnalysisInfo(
+    request: GetAnalysisInfoRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetAnalysisInfoResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const AnalysisServiceClient = makeGenericClientConstructor(

@@ -87,7 +87,9 @@ export function jobStateToJSON(object: JobState): string {
 export interface JobError {
   /**
    * A google.rpc.Code number: 3 INVALID_ARGUMENT (deterministic, do not retry),
-   * 14 UNAVAILABLE (transient, retry), 13 INTERNAL, 9 FAILED_PRECONDITION, ...
+   * 11 OUT_OF_RANGE (a loss or metric became non-finite: deterministic, do not retry),
+   * 9 FAILED_PRECONDITION (e.g. CUDA asked for where there is none: do not retry),
+   * 14 UNAVAILABLE (transient, retry), 13 INTERNAL (a bug).
    */
   code: number;
   message: string;

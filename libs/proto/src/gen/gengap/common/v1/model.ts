@@ -589,7 +589,10 @@ export interface Regularizers {
    * regularization studies). Its gradient uses an exact Hessian-vector product inside the step.
    */
   gradientNormPenalty: number;
-  /** Data augmentation for image inputs: random translation by up to this many pixels (zero fill). */
+  /**
+   * Data augmentation for image inputs, applied by the trainer when it gathers batches (seeded by
+   * the run seed and step): random translation by up to this many pixels (zero fill).
+   */
   augmentRandomShift: number;
   /** Data augmentation: random horizontal flip with probability 1/2. */
   augmentHorizontalFlip: boolean;

@@ -291,7 +291,11 @@ export interface ExperimentRun_ParametersEntry {
 export interface ExperimentAnalysisRef {
   name: string;
   analysisId: string;
-  status?: JobStatus | undefined;
+  status?:
+    | JobStatus
+    | undefined;
+  /** Results the coordinator computes itself (e.g. shift-detection p-values and power), as JSON. */
+  summaryJson: string;
 }
 
 export interface Experiment {
@@ -2249,7 +2253,7 @@ export const ExperimentRun_ParametersEntry: MessageFns<ExperimentRun_ParametersE
 };
 
 function createBaseExperimentAnalysisRef(): ExperimentAnalysisRef {
-  return { name: "", analysisId: "", status: undefined };
+  return { name: "", analysisId: "", status: undefined, summaryJson: "" };
 }
 
 export const ExperimentAnalysisRef: MessageFns<ExperimentAnalysisRef> = {
@@ -2262,6 +2266,9 @@ export const ExperimentAnalysisRef: MessageFns<ExperimentAnalysisRef> = {
     }
     if (message.status !== undefined) {
       JobStatus.encode(message.status, writer.uint32(26).fork()).join();
+    }
+    if (message.summaryJson !== "") {
+      writer.uint32(34).string(message.summaryJson);
     }
     return writer;
   },
@@ -2303,6 +2310,14 @@ export const ExperimentAnalysisRef: MessageFns<ExperimentAnalysisRef> = {
             message.status = JobStatus.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.summaryJson = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2324,6 +2339,11 @@ export const ExperimentAnalysisRef: MessageFns<ExperimentAnalysisRef> = {
         ? globalThis.String(object.analysis_id)
         : "",
       status: isSet(object.status) ? JobStatus.fromJSON(object.status) : undefined,
+      summaryJson: isSet(object.summaryJson)
+        ? globalThis.String(object.summaryJson)
+        : isSet(object.summary_json)
+        ? globalThis.String(object.summary_json)
+        : "",
     };
   },
 
@@ -2338,6 +2358,9 @@ export const ExperimentAnalysisRef: MessageFns<ExperimentAnalysisRef> = {
     if (message.status !== undefined) {
       obj.status = JobStatus.toJSON(message.status);
     }
+    if (message.summaryJson !== "") {
+      obj.summaryJson = message.summaryJson;
+    }
     return obj;
   },
 
@@ -2351,6 +2374,7 @@ export const ExperimentAnalysisRef: MessageFns<ExperimentAnalysisRef> = {
     message.status = (object.status !== undefined && object.status !== null)
       ? JobStatus.fromPartial(object.status)
       : undefined;
+    message.summaryJson = object.summaryJson ?? "";
     return message;
   },
 };

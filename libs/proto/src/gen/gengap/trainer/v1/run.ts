@@ -20,7 +20,7 @@ import {
   precisionToJSON,
   Regularizers,
 } from "../../common/v1/model.ts";
-import { CheckpointRef, DatasetRef } from "../../common/v1/refs.ts";
+import { CheckpointRef, DatasetRef, Split, splitFromJSON, splitToJSON } from "../../common/v1/refs.ts";
 
 export const protobufPackage = "gengap.trainer.v1";
 
@@ -71,6 +71,45 @@ export interface RunSpec {
   stepsPerCall: number;
   /** Shuffle the training split every epoch (default true); false keeps the stored order. */
   noShuffle: boolean;
+  /**
+   * Train an auto-encoder stage instead of a classifier (greedy layer-wise pre-training, Erhan et
+   * al.): the target is the activation at the input of layer `reconstruction.layer`, computed by the
+   * (frozen) layers before it.
+   */
+  reconstruction?:
+    | ReconstructionTarget
+    | undefined;
+  /**
+   * Detectron's constrained disagreement training: agree with the labels on the training split and
+   * disagree with `base` on a query set.
+   */
+  disagreement?: DisagreementObjective | undefined;
+}
+
+/**
+ * The model's output (its last layer, of matching size) is trained by mean squared error to
+ * reproduce the activations entering ModelSpec.layers[layer] (0: the model input, flattened).
+ * Layers before `layer` should be listed in RunSpec.frozen_parameters and loaded with init_from.
+ */
+export interface ReconstructionTarget {
+  layer: number;
+}
+
+/**
+ * Training examples keep cross-entropy against their labels; every query example gets the
+ * disagreement cross-entropy of Detectron (cross-entropy against the uniform distribution over the
+ * classes other than `base`'s prediction), weighted by `weight` (0 means 1 / (query size + 1)).
+ */
+export interface DisagreementObjective {
+  base?: CheckpointRef | undefined;
+  query?:
+    | DatasetRef
+    | undefined;
+  /** Unspecified means the test split of `query`. */
+  querySplit: Split;
+  weight: number;
+  /** Use only the first N examples of the query split; 0 means all. */
+  querySize: number;
 }
 
 /**
@@ -260,6 +299,8 @@ function createBaseRunSpec(): RunSpec {
     threads: 0,
     stepsPerCall: 0,
     noShuffle: false,
+    reconstruction: undefined,
+    disagreement: undefined,
   };
 }
 
@@ -321,6 +362,12 @@ export const RunSpec: MessageFns<RunSpec> = {
     }
     if (message.noShuffle !== false) {
       writer.uint32(152).bool(message.noShuffle);
+    }
+    if (message.reconstruction !== undefined) {
+      ReconstructionTarget.encode(message.reconstruction, writer.uint32(162).fork()).join();
+    }
+    if (message.disagreement !== undefined) {
+      DisagreementObjective.encode(message.disagreement, writer.uint32(170).fork()).join();
     }
     return writer;
   },
@@ -490,6 +537,22 @@ export const RunSpec: MessageFns<RunSpec> = {
             message.noShuffle = reader.bool();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.reconstruction = ReconstructionTarget.decode(reader, reader.uint32());
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.disagreement = DisagreementObjective.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -543,6 +606,8 @@ export const RunSpec: MessageFns<RunSpec> = {
         : isSet(object.no_shuffle)
         ? globalThis.Boolean(object.no_shuffle)
         : false,
+      reconstruction: isSet(object.reconstruction) ? ReconstructionTarget.fromJSON(object.reconstruction) : undefined,
+      disagreement: isSet(object.disagreement) ? DisagreementObjective.fromJSON(object.disagreement) : undefined,
     };
   },
 
@@ -605,6 +670,12 @@ export const RunSpec: MessageFns<RunSpec> = {
     if (message.noShuffle !== false) {
       obj.noShuffle = message.noShuffle;
     }
+    if (message.reconstruction !== undefined) {
+      obj.reconstruction = ReconstructionTarget.toJSON(message.reconstruction);
+    }
+    if (message.disagreement !== undefined) {
+      obj.disagreement = DisagreementObjective.toJSON(message.disagreement);
+    }
     return obj;
   },
 
@@ -650,6 +721,224 @@ export const RunSpec: MessageFns<RunSpec> = {
     message.threads = object.threads ?? 0;
     message.stepsPerCall = object.stepsPerCall ?? 0;
     message.noShuffle = object.noShuffle ?? false;
+    message.reconstruction = (object.reconstruction !== undefined && object.reconstruction !== null)
+      ? ReconstructionTarget.fromPartial(object.reconstruction)
+      : undefined;
+    message.disagreement = (object.disagreement !== undefined && object.disagreement !== null)
+      ? DisagreementObjective.fromPartial(object.disagreement)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReconstructionTarget(): ReconstructionTarget {
+  return { layer: 0 };
+}
+
+export const ReconstructionTarget: MessageFns<ReconstructionTarget> = {
+  encode(message: ReconstructionTarget, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.layer !== 0) {
+      writer.uint32(8).uint32(message.layer);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReconstructionTarget {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReconstructionTarget();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.layer = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReconstructionTarget {
+    return { layer: isSet(object.layer) ? globalThis.Number(object.layer) : 0 };
+  },
+
+  toJSON(message: ReconstructionTarget): unknown {
+    const obj: any = {};
+    if (message.layer !== 0) {
+      obj.layer = Math.round(message.layer);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReconstructionTarget>, I>>(base?: I): ReconstructionTarget {
+    return ReconstructionTarget.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReconstructionTarget>, I>>(object: I): ReconstructionTarget {
+    const message = createBaseReconstructionTarget();
+    message.layer = object.layer ?? 0;
+    return message;
+  },
+};
+
+function createBaseDisagreementObjective(): DisagreementObjective {
+  return { base: undefined, query: undefined, querySplit: 0, weight: 0, querySize: 0 };
+}
+
+export const DisagreementObjective: MessageFns<DisagreementObjective> = {
+  encode(message: DisagreementObjective, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.base !== undefined) {
+      CheckpointRef.encode(message.base, writer.uint32(10).fork()).join();
+    }
+    if (message.query !== undefined) {
+      DatasetRef.encode(message.query, writer.uint32(18).fork()).join();
+    }
+    if (message.querySplit !== 0) {
+      writer.uint32(24).int32(message.querySplit);
+    }
+    if (message.weight !== 0) {
+      writer.uint32(33).double(message.weight);
+    }
+    if (message.querySize !== 0) {
+      writer.uint32(40).uint32(message.querySize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisagreementObjective {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDisagreementObjective();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.base = CheckpointRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.query = DatasetRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.querySplit = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.weight = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.querySize = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DisagreementObjective {
+    return {
+      base: isSet(object.base) ? CheckpointRef.fromJSON(object.base) : undefined,
+      query: isSet(object.query) ? DatasetRef.fromJSON(object.query) : undefined,
+      querySplit: isSet(object.querySplit)
+        ? splitFromJSON(object.querySplit)
+        : isSet(object.query_split)
+        ? splitFromJSON(object.query_split)
+        : 0,
+      weight: isSet(object.weight) ? globalThis.Number(object.weight) : 0,
+      querySize: isSet(object.querySize)
+        ? globalThis.Number(object.querySize)
+        : isSet(object.query_size)
+        ? globalThis.Number(object.query_size)
+        : 0,
+    };
+  },
+
+  toJSON(message: DisagreementObjective): unknown {
+    const obj: any = {};
+    if (message.base !== undefined) {
+      obj.base = CheckpointRef.toJSON(message.base);
+    }
+    if (message.query !== undefined) {
+      obj.query = DatasetRef.toJSON(message.query);
+    }
+    if (message.querySplit !== 0) {
+      obj.querySplit = splitToJSON(message.querySplit);
+    }
+    if (message.weight !== 0) {
+      obj.weight = floatToJson(message.weight);
+    }
+    if (message.querySize !== 0) {
+      obj.querySize = Math.round(message.querySize);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DisagreementObjective>, I>>(base?: I): DisagreementObjective {
+    return DisagreementObjective.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DisagreementObjective>, I>>(object: I): DisagreementObjective {
+    const message = createBaseDisagreementObjective();
+    message.base = (object.base !== undefined && object.base !== null)
+      ? CheckpointRef.fromPartial(object.base)
+      : undefined;
+    message.query = (object.query !== undefined && object.query !== null)
+      ? DatasetRef.fromPartial(object.query)
+      : undefined;
+    message.querySplit = object.querySplit ?? 0;
+    message.weight = object.weight ?? 0;
+    message.querySize = object.querySize ?? 0;
     return message;
   },
 };
