@@ -27,6 +27,8 @@ export interface ClientSettings {
   serverNameOverride?: string;
   keepaliveTimeMs?: number;
   keepaliveTimeoutMs?: number;
+  /** Extra grpc-js channel options, e.g. `'grpc.use_local_subchannel_pool': 1` for a connection of its own. */
+  channelOptions?: Partial<ClientOptions>;
 }
 
 /** What createClient uses where a client's settings say nothing (see configureOutbound). */
@@ -72,6 +74,7 @@ export function createClient<C extends object>(
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.initial_reconnect_backoff_ms': 200,
     'grpc.max_reconnect_backoff_ms': 5_000,
+    ...settings.channelOptions,
   };
   const credentials = merged.credentials ?? grpcCredentials.createInsecure();
   if (merged.serverNameOverride && credentials._isSecure()) {
