@@ -11,6 +11,7 @@ import { deployedModel, nativeParameters } from './input-space.ts';
 import { defineKind } from './kind.ts';
 
 const FIELD = 'spec.input_sensitivity';
+const BATCH = 1024;
 
 function rowNorms(values: ArrayLike<number>, n: number): Float64Array {
   const row = values.length / n;
@@ -34,17 +35,28 @@ export const inputSensitivityKind = defineKind({
     const examples = await ctx.inputs.examples();
     const parameters = nativeParameters(model);
     const n = examples.count;
-    const loss = await model.engine.inputGradient(examples.x, examples.y, { parameters });
-    const lossNorms = rowNorms(loss.gradient, n).map(Math.sqrt);
-    await ctx.progress.report(1 / (model.engine.numOutputs + 1), 'loss gradients');
+    const outputs = model.engine.numOutputs;
+    const lossNorms = new Float64Array(n);
+    const losses = new Float64Array(n);
     const jacobianSquares = new Float64Array(n);
-    const classes = new Int32Array(n);
-    for (let c = 0; c < model.engine.numOutputs; c++) {
-      classes.fill(c);
-      const g = await model.engine.logitInputGradient(examples.x, classes, { parameters });
-      const squares = rowNorms(g.gradient, n);
-      for (let i = 0; i < n; i++) jacobianSquares[i]! += squares[i]!;
-      await ctx.progress.report((c + 2) / (model.engine.numOutputs + 1), `Jacobian row ${c + 1}`);
+    let embedding = false;
+    // Batches bound the gradients held at once to BATCH x the input size.
+    for (let start = 0; start < n; start += BATCH) {
+      const end = Math.min(n, start + BATCH);
+      const x = examples.x.subarray(start * examples.rowSize, end * examples.rowSize);
+      const progress = ctx.progress.span(start / n, end / n, `examples ${end}/${n}`);
+      const loss = await model.engine.inputGradient(x, examples.y.subarray(start, end), { parameters });
+      embedding = loss.embedding !== undefined;
+      lossNorms.set(rowNorms(loss.gradient, end - start).map(Math.sqrt), start);
+      if (loss.perExampleLoss) losses.set(loss.perExampleLoss, start);
+      const classes = new Int32Array(end - start);
+      for (let c = 0; c < outputs; c++) {
+        classes.fill(c);
+        const g = await model.engine.logitInputGradient(x, classes, { parameters });
+        const squares = rowNorms(g.gradient, end - start);
+        for (let i = 0; i < end - start; i++) jacobianSquares[start + i]! += squares[i]!;
+        await progress.report((c + 1) / outputs, `Jacobian row ${c + 1}`);
+      }
     }
     const jacobianNorms = jacobianSquares.map(Math.sqrt);
     const h = histogram(lossNorms, bins);
@@ -79,19 +91,13 @@ export const inputSensitivityKind = defineKind({
       },
       table: {
         columns: ['index', 'label', 'loss', 'loss_gradient_norm', 'jacobian_norm'],
-        rows: [...lossNorms].map((g, i) => [
-          i,
-          examples.y[i]!,
-          loss.perExampleLoss?.[i] ?? Number.NaN,
-          g,
-          jacobianNorms[i]!,
-        ]),
+        rows: [...lossNorms].map((g, i) => [i, examples.y[i]!, losses[i]!, g, jacobianNorms[i]!]),
       },
       details: {
         examples: n,
         temperature: 1,
         precision: model.precision,
-        withRespectTo: loss.embedding ? 'embedding output' : 'inputs',
+        withRespectTo: embedding ? 'embedding output' : 'inputs',
         lossGradientNorm: quantiles(lossNorms),
         jacobianNorm: quantiles(jacobianNorms),
         histogramRange: [h.lo, h.hi],
