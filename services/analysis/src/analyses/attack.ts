@@ -23,7 +23,7 @@ import { jsma } from '../adversarial/jsma.ts';
 import { mean, median, quantile } from '../numerics/distributions.ts';
 import { requireAtMost, requireFinite, requirePositive } from './checks.ts';
 import { deployedModel, floatInputs, nativeParameters, requireContinuousInputs } from './input-space.ts';
-import { defineKind, type KindValue } from './kind.ts';
+import { type AnalysisOutput, defineKind, type KindValue, type ProgressReporter } from './kind.ts';
 import { barChart } from './plots.ts';
 
 const FIELD = 'spec.attack';
@@ -117,6 +117,152 @@ async function attackBatch(
   }
 }
 
+interface IndexedBatch {
+  indices: number[];
+  x: FloatArray;
+  labels: Int32Array;
+  targets: Int32Array;
+  cleanPredictions: Int32Array;
+  cleanLoss: Float64Array;
+}
+
+/** Attacks the examples `indices` together and measures each outcome. */
+async function attackIndices(
+  oracle: InputOracle,
+  attack: ResolvedAttack,
+  batch: IndexedBatch,
+  rng: Rng,
+  progress: ProgressReporter,
+): Promise<ExampleOutcome[]> {
+  const row = oracle.rowSize;
+  const { indices } = batch;
+  const xb = oracle.allocate(indices.length * row);
+  const yb = Int32Array.from(indices, (i) => batch.labels[i]!);
+  const tb = Int32Array.from(indices, (i) => batch.targets[i]!);
+  for (const [k, i] of indices.entries()) xb.set(batch.x.subarray(i * row, (i + 1) * row), k * row);
+  const out = await attackBatch(oracle, attack, xb, yb, tb, rng, (done, total) =>
+    progress.report(done / total),
+  );
+  const after = await oracle.evaluate(out.adversarial, yb);
+  const predictions = argmaxRows(after.logits, indices.length, oracle.numClasses);
+  const targeted = attack.method === AttackMethod.ATTACK_METHOD_JSMA;
+  return indices.map((i, k) => {
+    let linf = 0;
+    let l2 = 0;
+    let changed = 0;
+    for (let f = 0; f < row; f++) {
+      const d = out.adversarial[k * row + f]! - xb[k * row + f]!;
+      if (d !== 0) changed++;
+      linf = Math.max(linf, Math.abs(d));
+      l2 += d * d;
+    }
+    return {
+      index: i,
+      label: yb[k]!,
+      target: targeted ? tb[k]! : -1,
+      cleanPrediction: batch.cleanPredictions[i]!,
+      adversarialPrediction: predictions[k]!,
+      success: targeted ? predictions[k] === tb[k] : predictions[k] !== yb[k],
+      linf,
+      l2: Math.sqrt(l2),
+      featuresChanged: changed,
+      cleanLoss: batch.cleanLoss[i]!,
+      adversarialLoss: after.loss[k]!,
+      gradientNorm: out.gradientNorms[k]!,
+    };
+  });
+}
+
+/** The result, plot, table and details of an attack from its per-example outcomes over n examples. */
+function attackOutput(
+  attack: ResolvedAttack,
+  outcomes: ExampleOutcome[],
+  n: number,
+  precision: string,
+): AnalysisOutput {
+  const summary = (set: ExampleOutcome[]) => ({
+    meanPerturbationLinf: mean(set.map((o) => o.linf)),
+    meanPerturbationL2: mean(set.map((o) => o.l2)),
+    meanFeaturesChanged: mean(set.map((o) => o.featuresChanged)),
+    meanInputGradientNorm: mean(set.map((o) => o.gradientNorm)),
+    meanLossIncrease: mean(set.map((o) => o.adversarialLoss - o.cleanLoss)),
+  });
+  const all = summary(outcomes);
+  const gradientNorms = outcomes.map((o) => o.gradientNorm);
+  const successes = outcomes.filter((o) => o.success);
+  const stillCorrect = outcomes.filter((o) => o.adversarialPrediction === o.label).length;
+  const result = {
+    successRate: outcomes.length ? successes.length / outcomes.length : Number.NaN,
+    cleanAccuracy: outcomes.length / n,
+    adversarialAccuracy: stillCorrect / n,
+    ...all,
+  };
+  const method = attackMethodToJSON(attack.method).replace('ATTACK_METHOD_', '');
+  return {
+    result: { $case: 'attack', value: result },
+    plot: barChart({
+      title: `${method} (${attack.method === AttackMethod.ATTACK_METHOD_JSMA ? `budget ${attack.featureBudget}` : `epsilon ${attack.epsilon}`}) on ${n} examples`,
+      rows: [
+        { measure: 'clean accuracy', value: result.cleanAccuracy },
+        { measure: 'adversarial accuracy', value: result.adversarialAccuracy },
+        { measure: 'success rate', value: Number.isFinite(result.successRate) ? result.successRate : 0 },
+      ],
+      x: { field: 'measure', title: '' },
+      y: { field: 'value', title: 'fraction' },
+    }),
+    table: {
+      columns: [
+        'index',
+        'label',
+        'target',
+        'clean_prediction',
+        'adversarial_prediction',
+        'success',
+        'perturbation_linf',
+        'perturbation_l2',
+        'features_changed',
+        'clean_loss',
+        'adversarial_loss',
+        'input_gradient_norm',
+      ],
+      rows: outcomes.map((o) => [
+        o.index,
+        o.label,
+        o.target,
+        o.cleanPrediction,
+        o.adversarialPrediction,
+        o.success,
+        o.linf,
+        o.l2,
+        o.featuresChanged,
+        o.cleanLoss,
+        o.adversarialLoss,
+        o.gradientNorm,
+      ]),
+    },
+    details: {
+      method,
+      resolved: attack,
+      examples: n,
+      attacked: outcomes.length,
+      successful: successes.length,
+      overSuccessfulAttacks: summary(successes),
+      // A few low-margin examples dominate the mean on a distilled network; the quantiles show the rest.
+      inputGradientNorm: {
+        q10: quantile(gradientNorms, 0.1),
+        median: median(gradientNorms),
+        q90: quantile(gradientNorms, 0.9),
+        zeros: gradientNorms.filter((g) => g === 0).length,
+      },
+      maxFeaturesChanged: outcomes.reduce((m, o) => Math.max(m, o.featuresChanged), 0),
+      maxPerturbationLinf: outcomes.reduce((m, o) => Math.max(m, o.linf), 0),
+      maxPerturbationL2: outcomes.reduce((m, o) => Math.max(m, o.l2), 0),
+      temperature: 1,
+      precision,
+    },
+  };
+}
+
 export const attackKind = defineKind({
   name: 'attack',
   validate(v) {
@@ -151,7 +297,6 @@ export const attackKind = defineKind({
     const examples = await ctx.inputs.examples();
     const oracle = engineOracle(model.engine, nativeParameters(model));
     const x = floatInputs(examples, model);
-    const row = examples.rowSize;
     const classes = oracle.numClasses;
     const clean = await oracle.evaluate(x, examples.y);
     const cleanPredictions = argmaxRows(clean.logits, examples.count, classes);
@@ -171,127 +316,9 @@ export const attackKind = defineKind({
         (start + indices.length) / attacked.length,
         `attacking ${start + indices.length}/${attacked.length}`,
       );
-      const xb = oracle.allocate(indices.length * row);
-      const yb = new Int32Array(indices.length);
-      const tb = new Int32Array(indices.length);
-      for (const [k, i] of indices.entries()) {
-        xb.set(x.subarray(i * row, (i + 1) * row), k * row);
-        yb[k] = examples.y[i]!;
-        tb[k] = targets[i]!;
-      }
-      const out = await attackBatch(oracle, attack, xb, yb, tb, startRng, (done, total) =>
-        progress.report(done / total),
-      );
-      const after = await oracle.evaluate(out.adversarial, yb);
-      const predictions = argmaxRows(after.logits, indices.length, classes);
-      for (const [k, i] of indices.entries()) {
-        let linf = 0;
-        let l2 = 0;
-        let changed = 0;
-        for (let f = 0; f < row; f++) {
-          const d = out.adversarial[k * row + f]! - xb[k * row + f]!;
-          if (d !== 0) changed++;
-          linf = Math.max(linf, Math.abs(d));
-          l2 += d * d;
-        }
-        const jsmaAttack = attack.method === AttackMethod.ATTACK_METHOD_JSMA;
-        outcomes.push({
-          index: i,
-          label: yb[k]!,
-          target: jsmaAttack ? tb[k]! : -1,
-          cleanPrediction: cleanPredictions[i]!,
-          adversarialPrediction: predictions[k]!,
-          success: jsmaAttack ? predictions[k] === tb[k] : predictions[k] !== yb[k],
-          linf,
-          l2: Math.sqrt(l2),
-          featuresChanged: changed,
-          cleanLoss: clean.loss[i]!,
-          adversarialLoss: after.loss[k]!,
-          gradientNorm: out.gradientNorms[k]!,
-        });
-      }
+      const batch = { indices, x, labels: examples.y, targets, cleanPredictions, cleanLoss: clean.loss };
+      outcomes.push(...(await attackIndices(oracle, attack, batch, startRng, progress)));
     }
-    const summary = (set: ExampleOutcome[]) => ({
-      meanPerturbationLinf: mean(set.map((o) => o.linf)),
-      meanPerturbationL2: mean(set.map((o) => o.l2)),
-      meanFeaturesChanged: mean(set.map((o) => o.featuresChanged)),
-      meanInputGradientNorm: mean(set.map((o) => o.gradientNorm)),
-      meanLossIncrease: mean(set.map((o) => o.adversarialLoss - o.cleanLoss)),
-    });
-    const all = summary(outcomes);
-    const gradientNorms = outcomes.map((o) => o.gradientNorm);
-    const successes = outcomes.filter((o) => o.success);
-    const stillCorrect = outcomes.filter((o) => o.adversarialPrediction === o.label).length;
-    const n = examples.count;
-    const result = {
-      successRate: outcomes.length ? successes.length / outcomes.length : Number.NaN,
-      cleanAccuracy: attacked.length / n,
-      adversarialAccuracy: stillCorrect / n,
-      ...all,
-    };
-    const method = attackMethodToJSON(attack.method).replace('ATTACK_METHOD_', '');
-    return {
-      result: { $case: 'attack', value: result },
-      plot: barChart({
-        title: `${method} (${attack.method === AttackMethod.ATTACK_METHOD_JSMA ? `budget ${attack.featureBudget}` : `epsilon ${attack.epsilon}`}) on ${n} examples`,
-        rows: [
-          { measure: 'clean accuracy', value: result.cleanAccuracy },
-          { measure: 'adversarial accuracy', value: result.adversarialAccuracy },
-          { measure: 'success rate', value: Number.isFinite(result.successRate) ? result.successRate : 0 },
-        ],
-        x: { field: 'measure', title: '' },
-        y: { field: 'value', title: 'fraction' },
-      }),
-      table: {
-        columns: [
-          'index',
-          'label',
-          'target',
-          'clean_prediction',
-          'adversarial_prediction',
-          'success',
-          'perturbation_linf',
-          'perturbation_l2',
-          'features_changed',
-          'clean_loss',
-          'adversarial_loss',
-          'input_gradient_norm',
-        ],
-        rows: outcomes.map((o) => [
-          o.index,
-          o.label,
-          o.target,
-          o.cleanPrediction,
-          o.adversarialPrediction,
-          o.success,
-          o.linf,
-          o.l2,
-          o.featuresChanged,
-          o.cleanLoss,
-          o.adversarialLoss,
-          o.gradientNorm,
-        ]),
-      },
-      details: {
-        method,
-        resolved: attack,
-        examples: n,
-        attacked: outcomes.length,
-        successful: successes.length,
-        overSuccessfulAttacks: summary(successes),
-        // A few low-margin examples dominate the mean on a distilled network; the quantiles show the rest.
-        inputGradientNorm: {
-          q10: quantile(gradientNorms, 0.1),
-          median: median(gradientNorms),
-          q90: quantile(gradientNorms, 0.9),
-          zeros: gradientNorms.filter((g) => g === 0).length,
-        },
-        maxFeaturesChanged: outcomes.reduce((m, o) => Math.max(m, o.featuresChanged), 0),
-        maxPerturbationLinf: outcomes.reduce((m, o) => Math.max(m, o.linf), 0),
-        maxPerturbationL2: outcomes.reduce((m, o) => Math.max(m, o.l2), 0),
-        temperature: 1,
-        precision: model.precision,
-      },
-    };
+    return attackOutput(attack, outcomes, examples.count, model.precision);
   },
 });

@@ -16,6 +16,8 @@
 import { AttributionMethod } from '@gengap/proto/analysis/v1/analysis';
 import type { DatasetSpec } from '@gengap/proto/data/v1/dataset';
 import { InvalidArgumentError } from '@gengap/service-kit';
+import type { FloatArray } from '../adversarial/input-oracle.ts';
+import type { AnalysisModel } from '../inputs/analysis-model.ts';
 import type { ExampleInputs, ExampleSet } from '../inputs/examples.ts';
 import { requireAtMost, requireFinite } from './checks.ts';
 import {
@@ -140,9 +142,119 @@ function pixelHeatmap(
   };
 }
 
-/** The logit of each row's label, z_{y_i}(x_i). */
-function labelLogits(logits: ArrayLike<number>, labels: Int32Array, classes: number): Float64Array {
-  return Float64Array.from(labels, (y, i) => logits[i * classes + y]!);
+/** Running sums of |attribution| per element and per field, fed batch by batch. */
+class AttributionSums {
+  readonly elements: Float64Array;
+  readonly fields: Float64Array;
+  readonly baseline: number;
+  private readonly model: AnalysisModel;
+  private readonly parameters: FloatArray;
+  private readonly row: number;
+  private readonly width: number;
+  private readonly fieldWindows: number[][];
+
+  constructor(model: AnalysisModel, row: number, fieldWidth: number, baseline: number) {
+    const fields = fieldWidth > 0 ? row / fieldWidth : 0;
+    this.model = model;
+    this.parameters = nativeParameters(model);
+    this.row = row;
+    this.width = fieldWidth;
+    this.baseline = baseline;
+    this.elements = new Float64Array(row);
+    this.fields = new Float64Array(fields);
+    this.fieldWindows = Array.from({ length: fields }, (_, k) =>
+      Array.from({ length: fieldWidth }, (_, c) => k * fieldWidth + c),
+    );
+  }
+
+  private async labelLogits(x: ExampleInputs, y: Int32Array): Promise<Float64Array> {
+    const { logits } = await this.model.engine.evaluate(x, y, { parameters: this.parameters });
+    const classes = this.model.engine.numOutputs;
+    return Float64Array.from(y, (label, i) => logits[i * classes + label]!);
+  }
+
+  /** Per-element windows, then (for tabular rows) whole fields. */
+  async occlusion(
+    x: ExampleInputs,
+    y: Int32Array,
+    windows: number[][],
+    progress: ProgressReporter,
+  ): Promise<void> {
+    const fields = this.fieldWindows.length > 0;
+    await this.occlude(x, y, windows, false, progress.span(0, fields ? 0.5 : 1));
+    if (fields) await this.occlude(x, y, this.fieldWindows, true, progress.span(0.5, 1));
+  }
+
+  /** Adds |z_y(x) - z_y(x with the window at the baseline)| to the window's elements (or its field). */
+  private async occlude(
+    x: ExampleInputs,
+    y: Int32Array,
+    groups: number[][],
+    perGroup: boolean,
+    progress: ProgressReporter,
+  ) {
+    const row = this.row;
+    const base = await this.labelLogits(x, y);
+    const occluded = x.slice();
+    for (const [g, group] of groups.entries()) {
+      for (let i = 0; i < y.length; i++) for (const j of group) occluded[i * row + j] = this.baseline;
+      const changed = await this.labelLogits(occluded, y);
+      let total = 0;
+      for (let i = 0; i < y.length; i++) total += Math.abs(base[i]! - changed[i]!);
+      if (perGroup) this.fields[g]! += total;
+      else for (const j of group) this.elements[j]! += total;
+      for (let i = 0; i < y.length; i++) for (const j of group) occluded[i * row + j] = x[i * row + j]!;
+      if (g % 16 === 15) await progress.report((g + 1) / groups.length);
+    }
+  }
+
+  /** x * d z_y / d x per element (summed over the embedding dimension for code inputs), and per field. */
+  async gradientTimesInput(x: ExampleInputs, y: Int32Array, progress: ProgressReporter): Promise<void> {
+    const row = this.row;
+    const g = await this.model.engine.logitInputGradient(x, y, { parameters: this.parameters });
+    const inputs = g.embedding ?? x;
+    const depth = g.gradient.length / (y.length * row);
+    const fieldTotals = new Float64Array(this.fields.length);
+    for (let i = 0; i < y.length; i++) {
+      fieldTotals.fill(0);
+      for (let j = 0; j < row; j++) {
+        let a = 0;
+        for (let d = 0; d < depth; d++) {
+          const at = (i * row + j) * depth + d;
+          a += g.gradient[at]! * inputs[at]!;
+        }
+        this.elements[j]! += Math.abs(a);
+        if (fieldTotals.length) fieldTotals[Math.floor(j / this.width)]! += a;
+      }
+      for (let k = 0; k < fieldTotals.length; k++) this.fields[k]! += Math.abs(fieldTotals[k]!);
+    }
+    await progress.report(1);
+  }
+}
+
+/** Bars per field (tabular), a heatmap per pixel (images), or bars per element. */
+function attributionPlot(
+  what: string,
+  perElement: number[],
+  perField: number[],
+  fieldNames: string[],
+  geometry: ImageGeometry | undefined,
+): Record<string, unknown> {
+  if (perField.length) {
+    return barChart({
+      title: `Attribution per field (${what})`,
+      rows: fieldNames.map((name, k) => ({ field: name, attribution: perField[k]! })),
+      x: { field: 'field', title: 'field' },
+      y: { field: 'attribution', title: 'mean |attribution|' },
+    });
+  }
+  if (geometry) return pixelHeatmap(`Attribution per pixel (${what}, channels summed)`, geometry, perElement);
+  return barChart({
+    title: `Attribution per input element (${what})`,
+    rows: perElement.map((a, j) => ({ element: j, attribution: a })),
+    x: { field: 'element', title: 'element' },
+    y: { field: 'attribution', title: 'mean |attribution|' },
+  });
 }
 
 export const attributionKind = defineKind({
@@ -168,104 +280,34 @@ export const attributionKind = defineKind({
         `${width} does not divide the ${row} input elements`,
       );
     }
-    const fields = width > 0 ? row / width : 0;
-    const fieldWindows = Array.from({ length: fields }, (_, k) =>
-      Array.from({ length: width }, (_, c) => k * width + c),
-    );
     const geometry = codes ? undefined : imageGeometry(examples);
     const patch = v.patchSize || 4;
-    const parameters = nativeParameters(model);
-    const classes = model.engine.numOutputs;
-    const elementSums = new Float64Array(row);
-    const fieldSums = new Float64Array(fields);
     const occlusion = v.method === AttributionMethod.ATTRIBUTION_METHOD_OCCLUSION;
+    const sums = new AttributionSums(model, row, width, codes ? Math.round(v.baseline) : v.baseline);
     const windows = occlusion ? occlusionWindows(row, geometry, patch, codes) : [];
-    const baseline = codes ? Math.round(v.baseline) : v.baseline;
-
-    /** Adds |z_y(x) - z_y(x occluded by each window)| to the sums of the window's elements (or field). */
-    const occlude = async (
-      xb: ExampleInputs,
-      yb: Int32Array,
-      groups: number[][],
-      sums: Float64Array,
-      perGroup: boolean,
-      progress: ProgressReporter,
-    ) => {
-      const base = labelLogits((await model.engine.evaluate(xb, yb, { parameters })).logits, yb, classes);
-      const occluded = xb.slice();
-      for (const [g, group] of groups.entries()) {
-        for (let i = 0; i < yb.length; i++) for (const j of group) occluded[i * row + j] = baseline;
-        const changed = labelLogits(
-          (await model.engine.evaluate(occluded, yb, { parameters })).logits,
-          yb,
-          classes,
-        );
-        let total = 0;
-        for (let i = 0; i < yb.length; i++) total += Math.abs(base[i]! - changed[i]!);
-        if (perGroup) sums[g]! += total;
-        else for (const j of group) sums[j]! += total;
-        for (let i = 0; i < yb.length; i++) for (const j of group) occluded[i * row + j] = xb[i * row + j]!;
-        if (g % 16 === 15) await progress.report((g + 1) / groups.length);
-      }
-    };
-
     const n = examples.count;
     for (let start = 0; start < n; start += batch) {
       const end = Math.min(n, start + batch);
       const xb = examples.x.subarray(start * row, end * row);
       const yb = examples.y.subarray(start, end);
       const progress = ctx.progress.span(start / n, end / n, `examples ${end}/${n}`);
-      if (occlusion) {
-        await occlude(xb, yb, windows, elementSums, false, progress.span(0, fields ? 0.5 : 1));
-        if (fields) await occlude(xb, yb, fieldWindows, fieldSums, true, progress.span(0.5, 1));
-      } else {
-        const g = await model.engine.logitInputGradient(xb, yb, { parameters });
-        const inputs = g.embedding ?? xb;
-        const depth = g.gradient.length / ((end - start) * row);
-        for (let i = 0; i < end - start; i++) {
-          const fieldTotals = new Float64Array(fields);
-          for (let j = 0; j < row; j++) {
-            let a = 0;
-            for (let d = 0; d < depth; d++) {
-              const at = (i * row + j) * depth + d;
-              a += g.gradient[at]! * inputs[at]!;
-            }
-            elementSums[j]! += Math.abs(a);
-            if (fields) fieldTotals[Math.floor(j / width)]! += a;
-          }
-          for (let k = 0; k < fields; k++) fieldSums[k]! += Math.abs(fieldTotals[k]!);
-        }
-        await progress.report(1);
-      }
+      if (occlusion) await sums.occlusion(xb, yb, windows, progress);
+      else await sums.gradientTimesInput(xb, yb, progress);
     }
-    const perElement = [...elementSums].map((s) => s / n);
-    const perField = [...fieldSums].map((s) => s / n);
-    const fieldNames = fields ? tabularFieldNames(examples.datasetSpec, fields) : [];
+    const perElement = [...sums.elements].map((s) => s / n);
+    const perField = [...sums.fields].map((s) => s / n);
+    const fieldNames = sums.fields.length ? tabularFieldNames(examples.datasetSpec, sums.fields.length) : [];
     const method = occlusion ? 'occlusion' : 'gradient x input';
-    const plot =
-      fields > 0
-        ? barChart({
-            title: `Attribution per field (${method}, mean |attribution| over ${n} examples)`,
-            rows: fieldNames.map((name, k) => ({ field: name, attribution: perField[k]! })),
-            x: { field: 'field', title: 'field' },
-            y: { field: 'attribution', title: 'mean |attribution|' },
-          })
-        : geometry
-          ? pixelHeatmap(
-              `Attribution per pixel (${method}, mean |attribution| over ${n} examples, channels summed)`,
-              geometry,
-              perElement,
-            )
-          : barChart({
-              title: `Attribution per input element (${method}, mean |attribution| over ${n} examples)`,
-              rows: perElement.map((a, j) => ({ element: j, attribution: a })),
-              x: { field: 'element', title: 'element' },
-              y: { field: 'attribution', title: 'mean |attribution|' },
-            });
     return {
       result: { $case: 'attribution', value: { perElement, perField, fieldNames } },
-      plot,
-      table: fields
+      plot: attributionPlot(
+        `${method}, mean |attribution| over ${n} examples`,
+        perElement,
+        perField,
+        fieldNames,
+        geometry,
+      ),
+      table: perField.length
         ? {
             columns: ['field', 'name', 'mean_abs_attribution'],
             rows: perField.map((a, k) => [k, fieldNames[k]!, a]),
@@ -277,9 +319,9 @@ export const attributionKind = defineKind({
         batchSize: batch,
         target: 'logit of the label',
         fieldWidth: width,
-        windows: occlusion ? windows.length : 0,
+        windows: windows.length,
         patchSize: occlusion && !codes ? patch : 0,
-        baseline,
+        baseline: sums.baseline,
         image: geometry ?? null,
       },
     };
