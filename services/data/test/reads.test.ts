@@ -269,21 +269,36 @@ describe('reading datasets', () => {
     assert.equal(encodeReadDatasetResponse({ chunk: undefined }).byteLength, 0);
   });
 
-  test('the streaming serializer reuses its output and returns pooled read buffers', async () => {
+  test('the streaming serializer encodes pool buffers in place and returns them to the pool', async () => {
     const pool = new BufferPool();
     const serialize = readDatasetSerializer(pool);
+    const chunkOf = (data: Uint8Array, sequence = 0) =>
+      [
+        ...toChunks(
+          [{ name: 'y_clean', dtype: DataType.DATA_TYPE_UINT8, shape: [data.byteLength], data }],
+          1 << 20,
+          sequence,
+        ),
+      ][0] as NonNullable<ReadDatasetResponse['chunk']>;
+    // A pool buffer: the message is written around the data, in the same memory.
     const first = pool.acquire(1000).fill(7);
-    const [chunk] = [
-      ...toChunks([{ name: 'x', dtype: DataType.DATA_TYPE_UINT8, shape: [1000], data: first }], 4096),
-    ];
-    const reference = Buffer.from(ReadDatasetResponse.encode({ chunk }).finish());
+    const chunk = chunkOf(first, 2 ** 40);
     const out = serialize({ chunk });
-    assert.deepEqual(Buffer.from(out), reference);
-    // The read buffer went back to the pool and is lent again; the output buffer is reused.
+    assert.deepEqual(Buffer.from(out), Buffer.from(ReadDatasetResponse.encode({ chunk }).finish()));
+    assert.equal(out.buffer, first.buffer, 'encoded in place');
+    // Released: the next acquire of that size lends the same memory.
     const second = pool.acquire(1000);
     assert.equal(second.buffer, first.buffer);
-    const again = serialize({ chunk: { ...(chunk as NonNullable<typeof chunk>), data: second.fill(7) } });
-    assert.equal(again.buffer, out.buffer);
+    // Any other buffer is encoded into a reused output buffer.
+    const foreign = Buffer.alloc(5000, 3);
+    const a = serialize({ chunk: chunkOf(foreign) });
+    assert.deepEqual(
+      Buffer.from(a),
+      Buffer.from(ReadDatasetResponse.encode({ chunk: chunkOf(foreign) }).finish()),
+    );
+    assert.notEqual(a.buffer, foreign.buffer);
+    const b = serialize({ chunk: chunkOf(Buffer.alloc(10, 1)) });
+    assert.equal(b.buffer, a.buffer, 'the output buffer is reused');
     // A lease holds a stream to its cap of buffers not yet serialized, and gives up on abort.
     const controller = new AbortController();
     const lease = pool.lease(2500, controller.signal);
@@ -305,8 +320,8 @@ describe('reading datasets', () => {
       lease.close();
     }
     // Buffers the pool did not lend are left alone.
-    const foreign = Buffer.allocUnsafeSlow(1000);
-    pool.release(foreign);
-    assert.notEqual(pool.acquire(1000).buffer, foreign.buffer);
+    const stranger = Buffer.allocUnsafeSlow(1000);
+    pool.release(stranger);
+    assert.notEqual(pool.acquire(1000).buffer, stranger.buffer);
   });
 });

@@ -4,10 +4,10 @@
 // the generated code (they are small), the data is copied once into the output. Tests check that the
 // bytes equal the generated encoder's.
 //
-// The streaming variant also avoids allocating: grpc-js calls a response serializer synchronously
-// and copies its result into the outgoing frame before it returns (server-interceptors.js,
-// serializeMessage), so one output buffer is reused for every message, and the chunk's data buffer
-// goes back to the read pool it came from. Were grpc-js ever to keep the serializer's buffer, clients
+// The streaming variant copies nothing: grpc-js calls a response serializer synchronously and copies
+// its result into the outgoing frame before it returns (server-interceptors.js, serializeMessage), so
+// a chunk read into a pool buffer is encoded in place around its data, and the buffer then goes back
+// to the pool. Were grpc-js ever to keep the serializer's buffer, clients
 // would see CRC mismatches (DATA_LOSS), never silently wrong data; the tests stream every dataset
 // through this path and check every CRC and sha256.
 import { TensorChunk } from '@gengap/proto/common/v1/tensor';
@@ -36,10 +36,17 @@ function writeVarint(out: Buffer, at: number, value: number): number {
   return i;
 }
 
-/** Encodes into `scratch` when it is large enough (returns a view of it), else into a new buffer. */
-function encodeInto(message: ReadDatasetResponse, scratch: Buffer | undefined): Buffer {
-  const chunk = message.chunk;
-  if (!chunk) return Buffer.alloc(0);
+interface Parts {
+  head: Uint8Array;
+  tail: Uint8Array;
+  /** Bytes before the data: outer tag and length, fields 1-5, data tag and length. */
+  prefixLength: number;
+  total: number;
+  body: number;
+}
+
+/** The small encoded pieces around a chunk's data, as the generated encoder orders fields. */
+function partsOf(chunk: NonNullable<ReadDatasetResponse['chunk']>): Parts {
   // Fields 1-5, then 7-9: what the generated encoder writes before and after field 6.
   const head = TensorChunk.encode({
     ...chunk,
@@ -59,22 +66,43 @@ function encodeInto(message: ReadDatasetResponse, scratch: Buffer | undefined): 
     lastOfTensor: chunk.lastOfTensor,
     sha256Hex: chunk.sha256Hex,
   }).finish();
-  const data = chunk.data;
-  const dataField = data.byteLength > 0 ? 1 + varintLength(data.byteLength) + data.byteLength : 0;
-  const body = head.byteLength + dataField + tail.byteLength;
-  const total = 1 + varintLength(body) + body;
-  const out = scratch && scratch.byteLength >= total ? scratch.subarray(0, total) : Buffer.allocUnsafe(total);
-  out[0] = CHUNK_TAG;
-  let at = writeVarint(out, 1, body);
-  out.set(head, at);
-  at += head.byteLength;
-  if (data.byteLength > 0) {
-    out[at++] = DATA_TAG;
-    at = writeVarint(out, at, data.byteLength);
-    out.set(data, at);
-    at += data.byteLength;
+  const n = chunk.data.byteLength;
+  const dataHeader = n > 0 ? 1 + varintLength(n) : 0;
+  const body = head.byteLength + dataHeader + n + tail.byteLength;
+  const prefixLength = 1 + varintLength(body) + head.byteLength + dataHeader;
+  return { head, tail, prefixLength, total: prefixLength + n + tail.byteLength, body };
+}
+
+/** Writes everything but the data bytes at out[at..]; returns where the data goes. */
+function writePrefix(
+  out: Uint8Array,
+  at: number,
+  chunk: NonNullable<ReadDatasetResponse['chunk']>,
+  parts: Parts,
+): number {
+  out[at] = CHUNK_TAG;
+  let i = writeVarint(out as Buffer, at + 1, parts.body);
+  out.set(parts.head, i);
+  i += parts.head.byteLength;
+  if (chunk.data.byteLength > 0) {
+    out[i++] = DATA_TAG;
+    i = writeVarint(out as Buffer, i, chunk.data.byteLength);
   }
-  out.set(tail, at);
+  return i;
+}
+
+/** Encodes into `scratch` when it is large enough (returns a view of it), else into a new buffer. */
+function encodeInto(message: ReadDatasetResponse, scratch: Buffer | undefined): Buffer {
+  const chunk = message.chunk;
+  if (!chunk) return Buffer.alloc(0);
+  const parts = partsOf(chunk);
+  const out =
+    scratch && scratch.byteLength >= parts.total
+      ? scratch.subarray(0, parts.total)
+      : Buffer.allocUnsafe(parts.total);
+  const at = writePrefix(out, 0, chunk, parts);
+  out.set(chunk.data, at);
+  out.set(parts.tail, at + chunk.data.byteLength);
   return out;
 }
 
@@ -82,14 +110,35 @@ export function encodeReadDatasetResponse(message: ReadDatasetResponse): Buffer 
   return encodeInto(message, undefined);
 }
 
-/** A serializer for one server: a reused output buffer, and chunk buffers returned to `pool`. */
+/**
+ * A serializer for one server. A chunk read into a pool buffer (which has room before and after
+ * its data) is encoded in place: the prefix and the trailing fields are written around the data and
+ * the message is a view of the buffer, so the data is never copied here; the buffer goes back to the
+ * pool once grpc-js has copied the message into its frame (synchronously, before it returns). Other
+ * chunks are encoded into one reused output buffer.
+ */
 export function readDatasetSerializer(pool: BufferPool): (message: ReadDatasetResponse) => Buffer {
   let scratch = Buffer.allocUnsafeSlow(0);
   return (message) => {
-    const size = (message.chunk?.data.byteLength ?? 0) + 1024;
+    const chunk = message.chunk;
+    if (!chunk) return Buffer.alloc(0);
+    const room = pool.roomAround(chunk.data);
+    if (room) {
+      const parts = partsOf(chunk);
+      const suffix = parts.tail.byteLength;
+      if (room.before >= parts.prefixLength && room.after >= suffix) {
+        const start = chunk.data.byteOffset - parts.prefixLength;
+        const whole = Buffer.from(chunk.data.buffer, start, parts.total);
+        writePrefix(whole, 0, chunk, parts);
+        whole.set(parts.tail, parts.prefixLength + chunk.data.byteLength);
+        pool.release(chunk.data);
+        return whole;
+      }
+    }
+    const size = chunk.data.byteLength + 1024;
     if (scratch.byteLength < size) scratch = Buffer.allocUnsafeSlow(Math.max(size, scratch.byteLength * 2));
     const out = encodeInto(message, scratch);
-    if (message.chunk) pool.release(message.chunk.data);
+    pool.release(chunk.data);
     return out;
   };
 }

@@ -1,5 +1,8 @@
 // Reusable read buffers for ReadDataset, and a cap on the bytes each stream has in flight.
 //
+// A buffer of n bytes is a view into an allocation with HEADROOM bytes before it and TAILROOM after,
+// so that the response serializer can write the message's other fields around the data in place.
+//
 // Streaming allocates a chunk-sized buffer per read; at hundreds of MB/s those allocations (external
 // memory to V8) trigger a full garbage collection every few chunks. Buffers come from here and go
 // back once the response serializer has copied them into the outgoing message (handlers/wire.ts), so
@@ -66,6 +69,11 @@ class Lease {
 
 export type { Lease };
 
+/** Room before a pool buffer's data: an encoded message's tags, lengths and fields 1-5. */
+export const HEADROOM = 256;
+/** Room after it: fields 7-9 (CRC-32, last flag, 64-character sha256). */
+export const TAILROOM = 128;
+
 export class BufferPool {
   private readonly free = new Map<number, Buffer[]>();
   private readonly lent = new WeakMap<ArrayBufferLike, Lease | undefined>();
@@ -94,8 +102,8 @@ export class BufferPool {
       this.pooledBytes -= size;
       if (list?.length === 0) this.free.delete(size);
     } else {
-      // Unpooled allocation: offset 0 in its own ArrayBuffer, so aligned for typed-array views.
-      buffer = Buffer.allocUnsafeSlow(size);
+      // HEADROOM is a multiple of 8, so the data stays aligned for typed-array views.
+      buffer = Buffer.from(Buffer.allocUnsafeSlow(HEADROOM + size + TAILROOM).buffer, HEADROOM, size);
     }
     this.lent.set(buffer.buffer, lease);
     return buffer;
@@ -106,16 +114,30 @@ export class BufferPool {
     this.lent.delete(backing);
   }
 
-  /** Returns a buffer this pool lent (whole, from its first byte); anything else is ignored. */
+  /** Bytes free before and after a buffer this pool lent; undefined for any other view. */
+  roomAround(view: Uint8Array): { before: number; after: number } | undefined {
+    if (!this.isWhole(view)) return undefined;
+    return { before: HEADROOM, after: TAILROOM };
+  }
+
+  private isWhole(view: Uint8Array): boolean {
+    return (
+      this.lent.has(view.buffer) &&
+      view.byteOffset === HEADROOM &&
+      view.byteLength + HEADROOM + TAILROOM === view.buffer.byteLength
+    );
+  }
+
+  /** Returns a buffer this pool lent (the whole view it lent); anything else is ignored. */
   release(view: Uint8Array): void {
     const backing = view.buffer;
-    if (!this.lent.has(backing) || view.byteOffset !== 0 || view.byteLength !== backing.byteLength) return;
+    if (!this.isWhole(view)) return;
     const lease = this.lent.get(backing);
     this.lent.delete(backing);
     lease?.returned(backing, view.byteLength);
     if (this.pooledBytes + view.byteLength > this.maxPooledBytes) return;
     const list = this.free.get(view.byteLength) ?? [];
-    list.push(Buffer.from(backing, 0, view.byteLength));
+    list.push(Buffer.from(backing, HEADROOM, view.byteLength));
     this.free.set(view.byteLength, list);
     this.pooledBytes += view.byteLength;
   }
