@@ -239,7 +239,7 @@ describe('runs', () => {
     const final = await waitForRun(trainer.client, run?.runId as string);
     assert.equal(final.status?.state, JobState.JOB_STATE_FAILED);
     const error = final.status?.error;
-    assert.equal(error?.code, 3);
+    assert.equal(error?.code, 11, 'OUT_OF_RANGE: a non-finite loss (JobError.code)');
     assert.ok((error?.step ?? 0) >= 1, `step ${error?.step}`);
     assert.match(error?.message ?? '', /non-finite at step \d+/);
     const events = await watchAll(trainer.client, run?.runId as string);

@@ -38,7 +38,10 @@ export class UnknownCheckpointError extends NotFoundError {
   }
 }
 
-/** The loss or a metric became NaN or infinite at `step`. */
+/** JobError.code of a run whose loss or a metric became non-finite: google.rpc.Code OUT_OF_RANGE. */
+export const NON_FINITE_FAILURE_CODE = 11;
+
+/** The loss or a metric became NaN or infinite at `step` (the run fails with NON_FINITE_FAILURE_CODE). */
 export class NonFiniteLossError extends Error {
   readonly step: number;
   constructor(step: number, what: string) {

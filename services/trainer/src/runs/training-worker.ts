@@ -11,6 +11,7 @@ import { startGatherThread } from './batch-gatherer.ts';
 import { OfflineBatches, OnlineBatches, type OnlineBatchSource } from './batches.ts';
 import { CheckpointWriter, startCheckpointWriterThread } from './checkpoint-writer.ts';
 import { createEngineBackend, createTeacherBackend, engineFailure } from './engine-backend.ts';
+import { NON_FINITE_FAILURE_CODE } from './errors.ts';
 import { encodeEvent, type RunEventBody } from './run-records.ts';
 import { planRun } from './run-spec.ts';
 import { labelledSplit } from './training-backend.ts';
@@ -191,8 +192,13 @@ function outcomeOf(result: LoopResult): WorkerOutcome {
     case 'cancelled':
       return { kind: result.kind, summary: RunSummary.encode(result.summary).finish() };
     case 'failed': {
-      // A diverged run is deterministic: retrying would diverge again (INVALID_ARGUMENT, not retryable).
-      const failure: JobFailure = { code: 3, message: result.error.message, step: result.error.step };
+      // A diverged run is deterministic: retrying would diverge again. The contract's code for a loss
+      // or metric that became non-finite is OUT_OF_RANGE (JobError.code).
+      const failure: JobFailure = {
+        code: NON_FINITE_FAILURE_CODE,
+        message: result.error.message,
+        step: result.error.step,
+      };
       return { kind: 'failed', failure, summary: RunSummary.encode(result.summary).finish() };
     }
   }
