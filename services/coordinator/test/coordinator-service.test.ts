@@ -102,6 +102,7 @@ describe('a sweep with a deliberately failing cell', () => {
     assert.equal(failed?.status?.state, JobState.JOB_STATE_FAILED);
     assert.equal(failed?.attempts, 1, 'a non-finite loss is deterministic: no second attempt');
     assert.match(failed?.status?.error?.message ?? '', /non-finite/);
+    assert.equal(failed?.status?.error?.code, 11, "the trainer's OUT_OF_RANGE reaches the cell");
     assert.equal(failed?.analyses.length, 0, 'no analyses on a failed run');
 
     // Exactly one trainer run per cell: nothing was retried or duplicated.

@@ -144,6 +144,10 @@ describe('failures', () => {
       classifyRunFailure({ code: RpcCode.FAILED_PRECONDITION, message: 'no CUDA' }),
       'deterministic',
     );
+    // The contract's code for a non-finite loss: deterministic whatever the message says.
+    assert.equal(classifyRunFailure({ code: RpcCode.OUT_OF_RANGE, message: 'diverged' }), 'deterministic');
+    assert.equal(classifyRunFailure({ code: RpcCode.OUT_OF_RANGE, message: '' }), 'deterministic');
+    // Older trainers: the message is the only sign of divergence.
     assert.equal(
       classifyRunFailure({
         code: RpcCode.INTERNAL,

@@ -46,7 +46,11 @@ const TRANSIENT_CALL_CODES: ReadonlySet<number> = new Set([
   RpcCode.UNAVAILABLE,
 ]);
 
-const NON_FINITE = /non-?finite|\bnan\b|infinit/i;
+/**
+ * How trainers before the contract's OUT_OF_RANGE code reported a diverged run: a message naming the
+ * non-finite value (with code INVALID_ARGUMENT or INTERNAL). Read only when the code says nothing.
+ */
+const LEGACY_NON_FINITE_MESSAGE = /non-?finite|\bnan\b|infinit/i;
 
 export type FailureKind = 'transient' | 'deterministic';
 
@@ -61,11 +65,15 @@ export function isTransientCallError(err: unknown): boolean {
   return code !== undefined && TRANSIENT_CALL_CODES.has(code);
 }
 
-/** How a run that ended FAILED should be treated. */
+/**
+ * How a run that ended FAILED should be treated, from its JobError code: a non-finite loss is
+ * OUT_OF_RANGE (11), deterministic like an invalid spec. The message is read only as a fallback,
+ * for older trainers that reported divergence under another code.
+ */
 export function classifyRunFailure(error: Pick<JobError, 'code' | 'message'> | undefined): FailureKind {
   if (!error) return 'transient';
-  if (NON_FINITE.test(error.message)) return 'deterministic';
-  return DETERMINISTIC_CODES.has(error.code) ? 'deterministic' : 'transient';
+  if (DETERMINISTIC_CODES.has(error.code)) return 'deterministic';
+  return LEGACY_NON_FINITE_MESSAGE.test(error.message) ? 'deterministic' : 'transient';
 }
 
 export function failureOf(err: unknown, fallbackCode: number = RpcCode.INTERNAL): JobFailure {
