@@ -19,7 +19,7 @@ import { softLabels, trainAtTemperature } from './support/distillation.ts';
 import { type AnalysisHandle, runCheckpoint, runOk, startAnalysis, tempDir } from './support/harness.ts';
 import { LocalDatasets, LocalRuns } from './support/local-sources.ts';
 import { loadMnist } from './support/mnist.ts';
-import { detailsOf, resultOf } from './support/results.ts';
+import { detailsOf, renderedPlot, resultOf } from './support/results.ts';
 import { mlp } from './support/train.ts';
 
 const TEMPERATURE = 20;
@@ -102,6 +102,7 @@ async function attack(runId: string, method: AttackMethod, epsilon: number, fiel
       },
     },
   });
+  await renderedPlot(analysis);
   return { result: resultOf(analysis, 'attack'), details: await detailsOf(service.client, analysis) };
 }
 
@@ -146,15 +147,15 @@ test('defensive distillation (T = 20) masks input gradients and blunts JSMA; log
   const jsmaPlain = await attack('plain', AttackMethod.ATTACK_METHOD_JSMA, 0);
   const jsmaDistilled = await attack('distilled', AttackMethod.ATTACK_METHOD_JSMA, 0);
   const logitDistilled = await attack('distilled', AttackMethod.ATTACK_METHOD_LOGIT_PGD, 0.1);
-  const sensitivity = async (runId: string) =>
-    detailsOf(
-      service.client,
-      await runOk(service.client, {
-        checkpoint: runCheckpoint(runId),
-        ...examples,
-        kind: { $case: 'inputSensitivity', value: { numBins: 0 } },
-      }),
-    );
+  const sensitivity = async (runId: string) => {
+    const analysis = await runOk(service.client, {
+      checkpoint: runCheckpoint(runId),
+      ...examples,
+      kind: { $case: 'inputSensitivity', value: { numBins: 0 } },
+    });
+    await renderedPlot(analysis);
+    return detailsOf(service.client, analysis);
+  };
   const plainSensitivity = await sensitivity('plain');
   const distilledSensitivity = await sensitivity('distilled');
   const gradientRatio =
@@ -195,6 +196,7 @@ test('critical sample ratio grows with the radius', async (t) => {
       ...examples,
       kind: { $case: 'criticalSampleRatio', value: { radius, steps: 0 } },
     });
+    await renderedPlot(analysis);
     const r = resultOf(analysis, 'criticalSampleRatio');
     t.diagnostic(`radius ${radius}: ${JSON.stringify(r)}`);
     assert.equal(r.examined, 200);

@@ -21,7 +21,7 @@ import {
 } from './support/harness.ts';
 import { LocalDatasets, LocalRuns } from './support/local-sources.ts';
 import { loadMnist } from './support/mnist.ts';
-import { detailsOf, resultOf } from './support/results.ts';
+import { detailsOf, renderedPlot, resultOf } from './support/results.ts';
 import { mlp, train } from './support/train.ts';
 
 let dir: ReturnType<typeof tempDir>;
@@ -85,6 +85,7 @@ test('inversion error at initialisation grows with depth', async (t) => {
       },
     },
   });
+  await renderedPlot(analysis);
   const trained = resultOf(analysis, 'inversion').layers;
   const details = await detailsOf(service.client, analysis);
   const initial = details.initialization as typeof trained;

@@ -16,7 +16,7 @@ import type { RunEvent } from '@gengap/proto/trainer/v1/run';
 import { Rng } from '@gengap/random';
 import { type AnalysisHandle, runCheckpoint, runOk, startAnalysis, tempDir } from './support/harness.ts';
 import { type LocalCheckpoint, LocalDatasets, LocalRuns } from './support/local-sources.ts';
-import { detailsOf, resultOf } from './support/results.ts';
+import { detailsOf, renderedPlot, resultOf } from './support/results.ts';
 import { mlp, namedParameters } from './support/train.ts';
 
 const N = 20;
@@ -103,6 +103,7 @@ test('the parity metric rises before the loss drops on an (n = 20, k = 3) run', 
     checkpoint: runCheckpoint('parity'),
     kind: { $case: 'parityProgress', value: { coordinates: [], fourierSamples: 0 } },
   });
+  await renderedPlot(analysis);
   const points = resultOf(analysis, 'parityProgress').points;
   const details = await detailsOf(service.client, analysis);
   assert.deepEqual(details.coordinates, HIDDEN);

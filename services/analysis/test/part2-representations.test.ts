@@ -18,7 +18,7 @@ import { Rng } from '@gengap/random';
 import { type AnalysisHandle, runCheckpoint, runOk, startAnalysis, tempDir } from './support/harness.ts';
 import { LocalDatasets, LocalRuns } from './support/local-sources.ts';
 import { loadMnist } from './support/mnist.ts';
-import { detailsOf, resultOf } from './support/results.ts';
+import { detailsOf, renderedPlot, resultOf } from './support/results.ts';
 import { mlp, namedParameters, train } from './support/train.ts';
 
 let dir: ReturnType<typeof tempDir>;
@@ -189,6 +189,7 @@ test('linear probes read the classes from every hidden layer', async (t) => {
     numExamples: 1000,
     kind: { $case: 'linearProbe', value: { layers: [], steps: 0 } },
   });
+  await renderedPlot(analysis);
   const layers = resultOf(analysis, 'linearProbe').layers;
   for (const l of layers)
     t.diagnostic(`layer ${l.layer}: train ${l.trainAccuracy.toFixed(3)}, test ${l.testAccuracy.toFixed(3)}`);
@@ -211,6 +212,7 @@ test('ensemble disagreement and entropy equal a direct computation', async () =>
       value: { members: [runCheckpoint('member-2'), runCheckpoint('member-3')] },
     },
   });
+  await renderedPlot(analysis);
   const result = resultOf(analysis, 'ensembleDisagreement');
   const model = await compileModel(mnistModel, { threads: 1 });
   const flat = (name: string) => {
@@ -299,6 +301,7 @@ test('attribution on a character-coded table finds the label field, named from t
         value: { method, patchSize: 0, fieldWidth: 0, batchSize: 64, baseline: 0 },
       },
     });
+    await renderedPlot(analysis);
     const result = resultOf(analysis, 'attribution');
     t.diagnostic(
       `${method === AttributionMethod.ATTRIBUTION_METHOD_OCCLUSION ? 'occlusion' : 'gradient x input'}: ${JSON.stringify(result.perField)}`,
@@ -315,6 +318,7 @@ test('first-learned epochs and the clean / corrupted curves follow the correctne
     checkpoint: runCheckpoint('history'),
     kind: { $case: 'firstLearned', value: {} },
   });
+  await renderedPlot(analysis);
   const result = resultOf(analysis, 'firstLearned');
   assert.deepEqual(result.firstLearnedEpoch, [1, 2, 3, 4, -1, -1]);
   assert.deepEqual(result.cleanCumulative!.x, [1, 2, 3, 4]);

@@ -20,7 +20,7 @@ import {
   tempDir,
 } from './support/harness.ts';
 import { LocalRuns } from './support/local-sources.ts';
-import { detailsOf, resultOf } from './support/results.ts';
+import { detailsOf, renderedPlot, resultOf } from './support/results.ts';
 import { mlp } from './support/train.ts';
 
 const HURSTS = [0.3, 0.5, 0.7];
@@ -97,6 +97,7 @@ const trajectory = (runIds: string[], startFraction = 0) => ({
 
 test('the Hurst estimators recover H within 0.05 on fractional Brownian motion (H = 0.3, 0.5, 0.7)', async (t) => {
   const analysis = await runOk(service.client, trajectory(HURSTS.map((h) => `fbm-${h}`)));
+  await renderedPlot(analysis);
   const result = resultOf(analysis, 'trajectory');
   for (const [i, hurst] of HURSTS.entries()) {
     const run = result.runs[i]!;

@@ -1,6 +1,9 @@
-// Reading part 2's results in tests: the kind's result message, and the details of result.json.
+// Reading part 2's results in tests: the kind's result message, the details of result.json, and the
+// plot rendered to SVG.
 import type { Analysis, AnalysisResult } from '@gengap/proto/analysis/v1/analysis';
 import type { AnalysisServiceClient } from '@gengap/proto/analysis/v1/analysis_service';
+import { parse, View } from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
 import { readArtifact } from './harness.ts';
 
 type ResultKind = NonNullable<AnalysisResult['kind']>;
@@ -20,4 +23,18 @@ type Details = Record<string, any>;
 export async function detailsOf(client: AnalysisServiceClient, analysis: Analysis): Promise<Details> {
   const exported = await readArtifact(client, analysis.analysisId, 'result.json');
   return JSON.parse(new TextDecoder().decode(exported.tensors[0]!.data)).details;
+}
+
+/** Renders the analysis' Vega-Lite plot to SVG headlessly (as the coordinator's report does); returns the SVG. */
+export async function renderedPlot(analysis: Analysis): Promise<string> {
+  const spec = JSON.parse(analysis.result?.plotSpecJson || 'null') as TopLevelSpec | null;
+  if (!spec) throw new Error(`analysis ${analysis.analysisId} has no plot`);
+  const view = new View(parse(compile(spec).spec), { renderer: 'none', logLevel: 0 });
+  try {
+    const svg = await view.toSVG();
+    if (!svg.includes('<svg')) throw new Error('no SVG');
+    return svg;
+  } finally {
+    view.finalize();
+  }
 }
