@@ -46,6 +46,11 @@ class AnalysisServiceStub(object):
                 request_serializer=gengap_dot_analysis_dot_v1_dot_analysis__service__pb2.ReadAnalysisArtifactRequest.SerializeToString,
                 response_deserializer=gengap_dot_analysis_dot_v1_dot_analysis__service__pb2.ReadAnalysisArtifactResponse.FromString,
                 )
+        self.GetAnalysisInfo = channel.unary_unary(
+                '/gengap.analysis.v1.AnalysisService/GetAnalysisInfo',
+                request_serializer=gengap_dot_analysis_dot_v1_dot_analysis__service__pb2.GetAnalysisInfoRequest.SerializeToString,
+                response_deserializer=gengap_dot_analysis_dot_v1_dot_analysis__service__pb2.GetAnalysisInfoResponse.FromString,
+                )
 
 
 class AnalysisServiceServicer(object):
@@ -90,6 +95,13 @@ class AnalysisServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAnalysisInfo(self, request, context):
+        """What this service implements (analysis kinds by their AnalysisSpec field name).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AnalysisServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -122,6 +134,11 @@ def add_AnalysisServiceServicer_to_server(servicer, server):
                     servicer.ReadAnalysisArtifact,
                     request_deserializer=gengap_dot_analysis_dot_v1_dot_analysis__service__pb2.ReadAnalysisArtifactRequest.FromString,
                     response_serializer=gengap_dot_analysis_dot_v1_dot_analysis__service__pb2.ReadAnalysisArtifactResponse.SerializeToString,
+            ),
+            'GetAnalysisInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAnalysisInfo,
+                    request_deserializer=gengap_dot_analysis_dot_v1_dot_analysis__service__pb2.GetAnalysisInfoRequest.FromString,
+                    response_serializer=gengap_dot_analysis_dot_v1_dot_analysis__service__pb2.GetAnalysisInfoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -234,5 +251,22 @@ class AnalysisService(object):
         return grpc.experimental.unary_stream(request, target, '/gengap.analysis.v1.AnalysisService/ReadAnalysisArtifact',
             gengap_dot_analysis_dot_v1_dot_analysis__service__pb2.ReadAnalysisArtifactRequest.SerializeToString,
             gengap_dot_analysis_dot_v1_dot_analysis__service__pb2.ReadAnalysisArtifactResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetAnalysisInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/gengap.analysis.v1.AnalysisService/GetAnalysisInfo',
+            gengap_dot_analysis_dot_v1_dot_analysis__service__pb2.GetAnalysisInfoRequest.SerializeToString,
+            gengap_dot_analysis_dot_v1_dot_analysis__service__pb2.GetAnalysisInfoResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
