@@ -1,6 +1,7 @@
 // Matrix products. Gemm computes alpha * op(A) op(B) + beta * C with op = optional transpose; the dense
 // layer is Gemm(x, W, b, transB) with W stored [out, in] as in PyTorch. Both operands' cotangents are
-// Gemms again with the transpose flags rearranged, so no Transpose node is ever materialised.
+// Gemms again with the transpose flags rearranged; only the dense weight's cotangent transposes its
+// (small) cotangent operand explicitly, see the VJP.
 import { addMaybe, type Builder } from '../../ir/builder.ts';
 import { broadcastShapes } from '../../ir/shape.ts';
 import { type Dim, floatAttr, intAttr, type Node, type Value } from '../../ir/types.ts';
@@ -51,10 +52,14 @@ const gemm: OpRule = {
       : f.transA
         ? b.gemm(w, g, undefined, { ...o, transA: f.transB, transB: true })
         : b.gemm(g, w, undefined, { ...o, transB: !f.transB });
+    // The dense layer's weight cotangent g^T x transposes g explicitly: onnxruntime's Gemm with
+    // transA re-transposes A for every 128-column block of the output (x has hundreds of columns),
+    // a transposed copy of g is made once. Where its graph optimizer folds the Transpose back into
+    // transA (a single-use Transpose), nothing changes.
     const db = !want[1]
       ? undefined
       : f.transB
-        ? b.gemm(g, x, undefined, { ...o, transA: true, transB: f.transA })
+        ? b.gemm(b.transpose(g, [1, 0]), x, undefined, { ...o, transB: f.transA })
         : b.gemm(x, g, undefined, { ...o, transA: !f.transA });
     const c = node.inputs[2];
     const dc = c !== undefined && want[2] ? b.scale(b.sumToShape(g, c), f.beta) : undefined;
