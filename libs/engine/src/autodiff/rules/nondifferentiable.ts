@@ -132,7 +132,7 @@ export const nondifferentiableRules: OpRule[] = [
   sameTypeBroadcast('Mod', false),
   sameTypeBroadcast('Abs', true),
   sameTypeBroadcast('Max', true),
-  // Sign(relu(x)) is ReLU's derivative mask (1 where x > 0, else 0); its own derivative is zero.
+  // A mask (the float64 Erf lowering's sign of x); its derivative is zero almost everywhere.
   sameTypeBroadcast('Sign', false),
   sameTypeBroadcast('Clip', true),
 ];
