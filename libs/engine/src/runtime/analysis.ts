@@ -6,6 +6,7 @@ import type { GraphKind } from '../graphs/catalog.ts';
 import type { CompiledModel } from './compiled-model.ts';
 import type { Examples } from './examples.ts';
 import {
+  accumulateWeighted,
   allocate,
   type FloatArray,
   floatData,
@@ -118,10 +119,6 @@ export async function evaluate(
   return { loss, accuracy, perExampleLoss, logits, correct };
 }
 
-function accumulate(total: Float64Array, chunk: ArrayLike<number>, weight: number): void {
-  for (let i = 0; i < total.length; i++) total[i]! += chunk[i]! * weight;
-}
-
 export async function gradient(
   m: CompiledModel,
   x: Examples,
@@ -167,7 +164,7 @@ async function gradientOrHvp(
     (s, e, r) => {
       const w = (e - s) / n;
       total.loss += scalarOf(outputOf(r, 'loss')) * w;
-      accumulate(total.vector, floatData(outputOf(r, kind === 'hvp' ? 'hvp' : 'gradient')), w);
+      accumulateWeighted(total.vector, floatData(outputOf(r, kind === 'hvp' ? 'hvp' : 'gradient')), w);
     },
   );
   return total;

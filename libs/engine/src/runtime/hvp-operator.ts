@@ -7,7 +7,7 @@ import { EngineSpecError } from '../errors.ts';
 import type { AnalysisOptions } from './analysis.ts';
 import type { CompiledModel } from './compiled-model.ts';
 import type { Examples } from './examples.ts';
-import { floatData, floatTensor, int32Tensor, outputOf, scalarOf } from './tensors.ts';
+import { accumulateWeighted, floatData, floatTensor, int32Tensor, outputOf, scalarOf } from './tensors.ts';
 
 export interface HvpOperator {
   /** Mean loss over the examples (at the operator's parameters). */
@@ -66,9 +66,7 @@ export async function hvpOperator(
       const total = new Float64Array(m.numParameters);
       for (const chunk of chunks) {
         const r = await m.run('hvpApply', { ...chunk.feeds, vector: v }, chunk.rows);
-        const hv = floatData(outputOf(r, 'hvp'));
-        const w = chunk.rows / n;
-        for (let i = 0; i < total.length; i++) total[i]! += hv[i]! * w;
+        accumulateWeighted(total, floatData(outputOf(r, 'hvp')), chunk.rows / n);
       }
       return total;
     },
