@@ -6,12 +6,15 @@
 import {
   type CallOptions,
   type ChannelCredentials,
+  type Client,
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  connectivityState,
   credentials as grpcCredentials,
   Metadata,
   type ServiceError,
+  status,
 } from '@grpc/grpc-js';
 
 export interface ClientSettings {
@@ -27,6 +30,8 @@ export interface ClientSettings {
   serverNameOverride?: string;
   keepaliveTimeMs?: number;
   keepaliveTimeoutMs?: number;
+  /** How long a stream waits for its channel to connect before failing UNAVAILABLE (default 20 s). */
+  connectTimeoutMs?: number;
   /** Extra grpc-js channel options, e.g. `'grpc.use_local_subchannel_pool': 1` for a connection of its own. */
   channelOptions?: Partial<ClientOptions>;
 }
@@ -34,8 +39,15 @@ export interface ClientSettings {
 /** What createClient uses where a client's settings say nothing (see configureOutbound). */
 export type OutboundDefaults = Pick<
   ClientSettings,
-  'credentials' | 'token' | 'serverNameOverride' | 'keepaliveTimeMs' | 'keepaliveTimeoutMs'
+  | 'credentials'
+  | 'token'
+  | 'serverNameOverride'
+  | 'keepaliveTimeMs'
+  | 'keepaliveTimeoutMs'
+  | 'connectTimeoutMs'
 >;
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
 
 let outbound: OutboundDefaults = {};
 
@@ -146,9 +158,52 @@ type StreamMethod<Req, Res> = (
   options?: Partial<CallOptions>,
 ) => ClientReadableStream<Res>;
 
+/** A call that could not even be sent: UNAVAILABLE, like a refused connection. */
+function unavailable(details: string): ServiceError {
+  return Object.assign(new Error(`14 UNAVAILABLE: ${details}`), {
+    code: status.UNAVAILABLE,
+    details,
+    metadata: new Metadata(),
+  });
+}
+
+/**
+ * Waits while the client's channel is connecting, up to `timeoutMs`. grpc-js waits for the server's
+ * HTTP/2 SETTINGS without any timeout of its own, so a call without a deadline to a server that
+ * accepts TCP but never answers (SIGSTOPped, wedged) would wait forever; keepalive only guards
+ * connections already established. Returns at once when the channel is READY, and when it is in
+ * TRANSIENT_FAILURE (the call then fails fast as usual).
+ */
+export async function waitConnected(client: object, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  const channel = (client as Partial<Client>).getChannel?.();
+  if (!channel) return;
+  const deadline = Date.now() + timeoutMs;
+  let state = channel.getConnectivityState(true);
+  while (state === connectivityState.IDLE || state === connectivityState.CONNECTING) {
+    if (signal?.aborted) throw signal.reason;
+    if (Date.now() >= deadline) {
+      throw unavailable(
+        `no connection to ${channel.getTarget()} within ${timeoutMs} ms (the server does not answer)`,
+      );
+    }
+    const current = state;
+    await new Promise<void>((resolve) => {
+      const onAbort = () => resolve();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      channel.watchConnectivityState(current, deadline, () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+    state = channel.getConnectivityState(true);
+  }
+}
+
 /**
  * Reads a server stream as an async iterable. Breaking out of the loop or aborting `signal`
- * cancels the call. A stream has no deadline unless `deadlineMs` is given.
+ * cancels the call. A stream has no deadline unless `deadlineMs` is given; it is not sent before
+ * the channel has connected, and fails UNAVAILABLE when that takes longer than the client's
+ * `connectTimeoutMs` (waitConnected); once connected, keepalive notices a server that goes silent.
  */
 export async function* readStream<C extends object, Req, Res>(
   client: C,
@@ -156,6 +211,11 @@ export async function* readStream<C extends object, Req, Res>(
   request: Req,
   settings: CallSettings = {},
 ): AsyncGenerator<Res> {
+  await waitConnected(
+    client,
+    settingsOf.get(client)?.connectTimeoutMs ?? outbound.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    settings.signal,
+  );
   const options: Partial<CallOptions> = {};
   if (settings.deadlineMs !== undefined) options.deadline = Date.now() + settings.deadlineMs;
   const call = method.call(client, request, metadataFor(client, settings.metadata), options);

@@ -41,6 +41,9 @@ export const commonConfigShape = {
    * noticed within time + timeout, and its calls fail UNAVAILABLE. */
   GENGAP_KEEPALIVE_TIME_MS: z.coerce.number().int().min(1000).max(3_600_000).default(10_000),
   GENGAP_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(10_000),
+  /** How long an outbound stream waits for a connection (TCP accepted but no HTTP/2 answer: a frozen
+   * peer) before it fails UNAVAILABLE; grpc-js itself would wait forever. */
+  GENGAP_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(20_000),
   // Security (tls.ts, auth.ts). Off by default: the embedded stack listens on loopback only.
   /** PEM certificate chain and key of this service; both set: the server speaks TLS. */
   GENGAP_TLS_CERT: z.string().min(1).optional(),

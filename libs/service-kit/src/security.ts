@@ -35,6 +35,7 @@ type SecurityConfig = Pick<
   | 'GENGAP_OUTBOUND_TOKEN'
   | 'GENGAP_KEEPALIVE_TIME_MS'
   | 'GENGAP_KEEPALIVE_TIMEOUT_MS'
+  | 'GENGAP_CONNECT_TIMEOUT_MS'
 >;
 
 const cache = new WeakMap<object, Security>();
@@ -49,6 +50,7 @@ export function securityFrom(config: SecurityConfig): Security {
   const outbound: OutboundDefaults = {
     keepaliveTimeMs: config.GENGAP_KEEPALIVE_TIME_MS,
     keepaliveTimeoutMs: config.GENGAP_KEEPALIVE_TIMEOUT_MS,
+    connectTimeoutMs: config.GENGAP_CONNECT_TIMEOUT_MS,
   };
   if (channelCredentials) outbound.credentials = channelCredentials;
   if (config.GENGAP_OUTBOUND_TOKEN) outbound.token = config.GENGAP_OUTBOUND_TOKEN;
