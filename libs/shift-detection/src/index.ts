@@ -1,0 +1,2 @@
+export * from './hypothesis-test.ts';
+export { ksDistance } from './kolmogorov-smirnov.ts';
