@@ -54,17 +54,20 @@ test('no breaking change against the frozen v1 baseline image', (t) => {
 test('regenerating the TypeScript contracts and descriptor set changes nothing', () => {
   const out = mkdtempSync(join(tmpdir(), 'gengap-codegen-'));
   execFileSync(buf, ['generate', '-o', out], { cwd: root });
-  const committedDir = join(root, 'libs', 'proto', 'src', 'gen');
-  const freshDir = join(out, 'libs', 'proto', 'src', 'gen');
-  const committed = filesUnder(committedDir).map((f) => relative(committedDir, f));
-  const fresh = filesUnder(freshDir).map((f) => relative(freshDir, f));
-  assert.deepEqual(fresh, committed, 'the same files');
-  for (const file of committed) {
-    assert.equal(
-      readFileSync(join(freshDir, file), 'utf8'),
-      readFileSync(join(committedDir, file), 'utf8'),
-      `${file} differs from a fresh generation: run npm run proto:gen`,
-    );
+  execFileSync(buf, ['generate', '--template', 'buf.gen.onnx.yaml', '-o', out], { cwd: root });
+  for (const generated of [join('libs', 'proto', 'src', 'gen'), join('libs', 'engine', 'src', 'onnx', 'gen')]) {
+    const committedDir = join(root, generated);
+    const freshDir = join(out, generated);
+    const committed = filesUnder(committedDir).map((f) => relative(committedDir, f));
+    const fresh = filesUnder(freshDir).map((f) => relative(freshDir, f));
+    assert.deepEqual(fresh, committed, `the same files under ${generated}`);
+    for (const file of committed) {
+      assert.equal(
+        readFileSync(join(freshDir, file), 'utf8'),
+        readFileSync(join(committedDir, file), 'utf8'),
+        `${generated}/${file} differs from a fresh generation: run npm run proto:gen`,
+      );
+    }
   }
   const descriptor = join(out, 'gengap.binpb');
   execFileSync(buf, ['build', '--as-file-descriptor-set', '-o', descriptor], { cwd: root });

@@ -348,6 +348,7 @@ export function withEveryAnalysisKind(input: ReportInput): ReportInput {
                   embeddingLoss: 1e-4,
                   pngArtifact: `inversion-layer${l}.png`,
                 })),
+                initialLayers: [],
               },
             },
             artifacts: ['inversion-layer0.png'],
@@ -391,6 +392,7 @@ export function withEveryAnalysisKind(input: ReportInput): ReportInput {
                 meanPerturbationL2: 2,
                 meanFeaturesChanged: 300,
                 meanInputGradientNorm: 0.5,
+                medianInputGradientNorm: 0.4,
                 meanLossIncrease: 1.2,
               },
             },
@@ -519,7 +521,12 @@ export function withEveryAnalysisKind(input: ReportInput): ReportInput {
           {
             kind: {
               $case: 'ensembleDisagreement',
-              value: { disagreementRate: 0.1 + 0.4 * p, meanEntropy: 0.3, perExampleEntropy: [0.1, 0.5] },
+              value: {
+                disagreementRate: 0.1 + 0.4 * p,
+                meanEntropy: 0.3,
+                perExampleEntropy: [0.1, 0.5],
+                rejectedIndices: [1],
+              },
             },
           },
         ),
@@ -658,6 +665,7 @@ export function withEveryAnalysisKind(input: ReportInput): ReportInput {
             })),
             correlationHurstGap: 0.93,
             correlationTailIndexGap: -0.9,
+            correlationVariogramGap: 0.7,
           },
         },
       },

@@ -185,6 +185,7 @@ function attackOutput(
     meanPerturbationL2: mean(set.map((o) => o.l2)),
     meanFeaturesChanged: mean(set.map((o) => o.featuresChanged)),
     meanInputGradientNorm: mean(set.map((o) => o.gradientNorm)),
+    medianInputGradientNorm: median(set.map((o) => o.gradientNorm)),
     meanLossIncrease: mean(set.map((o) => o.adversarialLoss - o.cleanLoss)),
   });
   const all = summary(outcomes);

@@ -73,7 +73,12 @@ export const ensembleDisagreementKind = defineKind({
     return {
       result: {
         $case: 'ensembleDisagreement',
-        value: { disagreementRate: rejectedCount / n, meanEntropy, perExampleEntropy },
+        value: {
+          disagreementRate: rejectedCount / n,
+          meanEntropy,
+          perExampleEntropy,
+          rejectedIndices: [...rejected.keys()].filter((i) => rejected[i] === 1),
+        },
       },
       plot: {
         $schema: 'https://vega.github.io/schema/vega-lite/v6.json',

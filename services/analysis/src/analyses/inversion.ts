@@ -193,7 +193,10 @@ export const inversionKind = defineKind({
       })),
     );
     return {
-      result: { $case: 'inversion', value: { layers: results.trained! } },
+      result: {
+        $case: 'inversion',
+        value: { layers: results.trained!, initialLayers: results.initialization! },
+      },
       plot: lineChart({
         title: `Input reconstruction error from each layer's embedding (${count} images, ${steps} Adam steps)`,
         rows,

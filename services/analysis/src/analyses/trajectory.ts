@@ -141,6 +141,10 @@ export const trajectoryKind = defineKind({
         runs.map((r) => r.tailIndex),
         gap,
       ),
+      correlationVariogramGap: pearson(
+        runs.map((r) => r.hurstVariogram),
+        gap,
+      ),
     };
     const rows = runs.flatMap((r) => [
       {

@@ -123,6 +123,7 @@ export async function writeDataset(
     test: splitStatistics(data.test, data.inputShape, data.numClasses),
     fileSha256: Object.fromEntries(Object.entries(fileSha256).sort(([a], [b]) => (a < b ? -1 : 1))),
     onlineTrain: data.train === undefined,
+    fieldNames: fieldNamesOf(data.details),
     formatVersion: FORMAT_VERSION,
     sizeBytes,
   };
@@ -140,4 +141,10 @@ export async function writeDataset(
   await writeFileAtomic(join(dir, MANIFEST_FILE), [Buffer.from(encodeManifestFile(file), 'utf8')]);
   progress(1);
   return file;
+}
+
+/** Tabular sources record their feature columns in `details.fieldNames`; other sources have none. */
+function fieldNamesOf(details: Record<string, unknown>): string[] {
+  const names = details.fieldNames;
+  return Array.isArray(names) ? names.map(String) : [];
 }

@@ -45,5 +45,6 @@ export function runSummary(
     numParameters: at.numParameters,
     samplesPerSecond: at.wallSeconds > 0 ? state.samples / at.wallSeconds : 0,
     stopReason: state.stopReason ?? '',
+    samples: state.samples,
   };
 }

@@ -657,6 +657,8 @@ export interface LayerInversion {
 
 export interface InversionResult {
   layers: LayerInversion[];
+  /** The same inversions with the run's initial (untrained) parameters. */
+  initialLayers: LayerInversion[];
 }
 
 export interface InputSensitivityResult {
@@ -676,6 +678,8 @@ export interface AttackResult {
   meanFeaturesChanged: number;
   meanInputGradientNorm: number;
   meanLossIncrease: number;
+  /** The median is the robust summary on distilled models, where a few low-margin examples dominate the mean. */
+  medianInputGradientNorm: number;
 }
 
 export interface CriticalSampleRatioResult {
@@ -705,6 +709,7 @@ export interface TrajectoryResult {
   /** Pearson correlation with the generalization gap across runs (NaN with fewer than 3 runs). */
   correlationHurstGap: number;
   correlationTailIndexGap: number;
+  correlationVariogramGap: number;
 }
 
 export interface ParityPoint {
@@ -741,6 +746,8 @@ export interface EnsembleDisagreementResult {
   disagreementRate: number;
   meanEntropy: number;
   perExampleEntropy: number[];
+  /** Examples on which some member disagrees with the first member (indices into the analysed examples). */
+  rejectedIndices: number[];
 }
 
 export interface AnalysisResult {
@@ -6407,13 +6414,16 @@ export const LayerInversion: MessageFns<LayerInversion> = {
 };
 
 function createBaseInversionResult(): InversionResult {
-  return { layers: [] };
+  return { layers: [], initialLayers: [] };
 }
 
 export const InversionResult: MessageFns<InversionResult> = {
   encode(message: InversionResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.layers) {
       LayerInversion.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.initialLayers) {
+      LayerInversion.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -6439,6 +6449,14 @@ export const InversionResult: MessageFns<InversionResult> = {
             message.layers.push(LayerInversion.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.initialLayers.push(LayerInversion.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6454,6 +6472,11 @@ export const InversionResult: MessageFns<InversionResult> = {
   fromJSON(object: any): InversionResult {
     return {
       layers: globalThis.Array.isArray(object?.layers) ? object.layers.map((e: any) => LayerInversion.fromJSON(e)) : [],
+      initialLayers: globalThis.Array.isArray(object?.initialLayers)
+        ? object.initialLayers.map((e: any) => LayerInversion.fromJSON(e))
+        : globalThis.Array.isArray(object?.initial_layers)
+        ? object.initial_layers.map((e: any) => LayerInversion.fromJSON(e))
+        : [],
     };
   },
 
@@ -6461,6 +6484,9 @@ export const InversionResult: MessageFns<InversionResult> = {
     const obj: any = {};
     if (message.layers?.length) {
       obj.layers = message.layers.map((e) => LayerInversion.toJSON(e));
+    }
+    if (message.initialLayers?.length) {
+      obj.initialLayers = message.initialLayers.map((e) => LayerInversion.toJSON(e));
     }
     return obj;
   },
@@ -6471,6 +6497,7 @@ export const InversionResult: MessageFns<InversionResult> = {
   fromPartial<I extends Exact<DeepPartial<InversionResult>, I>>(object: I): InversionResult {
     const message = createBaseInversionResult();
     message.layers = object.layers?.map((e) => LayerInversion.fromPartial(e)) || [];
+    message.initialLayers = object.initialLayers?.map((e) => LayerInversion.fromPartial(e)) || [];
     return message;
   },
 };
@@ -6670,6 +6697,7 @@ function createBaseAttackResult(): AttackResult {
     meanFeaturesChanged: 0,
     meanInputGradientNorm: 0,
     meanLossIncrease: 0,
+    medianInputGradientNorm: 0,
   };
 }
 
@@ -6698,6 +6726,9 @@ export const AttackResult: MessageFns<AttackResult> = {
     }
     if (message.meanLossIncrease !== 0) {
       writer.uint32(65).double(message.meanLossIncrease);
+    }
+    if (message.medianInputGradientNorm !== 0) {
+      writer.uint32(73).double(message.medianInputGradientNorm);
     }
     return writer;
   },
@@ -6779,6 +6810,14 @@ export const AttackResult: MessageFns<AttackResult> = {
             message.meanLossIncrease = reader.double();
             continue;
           }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.medianInputGradientNorm = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6833,6 +6872,11 @@ export const AttackResult: MessageFns<AttackResult> = {
         : isSet(object.mean_loss_increase)
         ? globalThis.Number(object.mean_loss_increase)
         : 0,
+      medianInputGradientNorm: isSet(object.medianInputGradientNorm)
+        ? globalThis.Number(object.medianInputGradientNorm)
+        : isSet(object.median_input_gradient_norm)
+        ? globalThis.Number(object.median_input_gradient_norm)
+        : 0,
     };
   },
 
@@ -6862,6 +6906,9 @@ export const AttackResult: MessageFns<AttackResult> = {
     if (message.meanLossIncrease !== 0) {
       obj.meanLossIncrease = floatToJson(message.meanLossIncrease);
     }
+    if (message.medianInputGradientNorm !== 0) {
+      obj.medianInputGradientNorm = floatToJson(message.medianInputGradientNorm);
+    }
     return obj;
   },
 
@@ -6878,6 +6925,7 @@ export const AttackResult: MessageFns<AttackResult> = {
     message.meanFeaturesChanged = object.meanFeaturesChanged ?? 0;
     message.meanInputGradientNorm = object.meanInputGradientNorm ?? 0;
     message.meanLossIncrease = object.meanLossIncrease ?? 0;
+    message.medianInputGradientNorm = object.medianInputGradientNorm ?? 0;
     return message;
   },
 };
@@ -7278,7 +7326,7 @@ export const TrajectoryRun: MessageFns<TrajectoryRun> = {
 };
 
 function createBaseTrajectoryResult(): TrajectoryResult {
-  return { runs: [], correlationHurstGap: 0, correlationTailIndexGap: 0 };
+  return { runs: [], correlationHurstGap: 0, correlationTailIndexGap: 0, correlationVariogramGap: 0 };
 }
 
 export const TrajectoryResult: MessageFns<TrajectoryResult> = {
@@ -7291,6 +7339,9 @@ export const TrajectoryResult: MessageFns<TrajectoryResult> = {
     }
     if (message.correlationTailIndexGap !== 0) {
       writer.uint32(25).double(message.correlationTailIndexGap);
+    }
+    if (message.correlationVariogramGap !== 0) {
+      writer.uint32(33).double(message.correlationVariogramGap);
     }
     return writer;
   },
@@ -7332,6 +7383,14 @@ export const TrajectoryResult: MessageFns<TrajectoryResult> = {
             message.correlationTailIndexGap = reader.double();
             continue;
           }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.correlationVariogramGap = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7357,6 +7416,11 @@ export const TrajectoryResult: MessageFns<TrajectoryResult> = {
         : isSet(object.correlation_tail_index_gap)
         ? globalThis.Number(object.correlation_tail_index_gap)
         : 0,
+      correlationVariogramGap: isSet(object.correlationVariogramGap)
+        ? globalThis.Number(object.correlationVariogramGap)
+        : isSet(object.correlation_variogram_gap)
+        ? globalThis.Number(object.correlation_variogram_gap)
+        : 0,
     };
   },
 
@@ -7371,6 +7435,9 @@ export const TrajectoryResult: MessageFns<TrajectoryResult> = {
     if (message.correlationTailIndexGap !== 0) {
       obj.correlationTailIndexGap = floatToJson(message.correlationTailIndexGap);
     }
+    if (message.correlationVariogramGap !== 0) {
+      obj.correlationVariogramGap = floatToJson(message.correlationVariogramGap);
+    }
     return obj;
   },
 
@@ -7382,6 +7449,7 @@ export const TrajectoryResult: MessageFns<TrajectoryResult> = {
     message.runs = object.runs?.map((e) => TrajectoryRun.fromPartial(e)) || [];
     message.correlationHurstGap = object.correlationHurstGap ?? 0;
     message.correlationTailIndexGap = object.correlationTailIndexGap ?? 0;
+    message.correlationVariogramGap = object.correlationVariogramGap ?? 0;
     return message;
   },
 };
@@ -7941,7 +8009,7 @@ export const LinearProbeResult: MessageFns<LinearProbeResult> = {
 };
 
 function createBaseEnsembleDisagreementResult(): EnsembleDisagreementResult {
-  return { disagreementRate: 0, meanEntropy: 0, perExampleEntropy: [] };
+  return { disagreementRate: 0, meanEntropy: 0, perExampleEntropy: [], rejectedIndices: [] };
 }
 
 export const EnsembleDisagreementResult: MessageFns<EnsembleDisagreementResult> = {
@@ -7956,6 +8024,13 @@ export const EnsembleDisagreementResult: MessageFns<EnsembleDisagreementResult> 
       writer.uint32(26).fork();
       for (const v of message.perExampleEntropy) {
         writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.rejectedIndices.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.rejectedIndices) {
+        writer.uint32(v);
       }
       writer.join();
     }
@@ -8009,6 +8084,24 @@ export const EnsembleDisagreementResult: MessageFns<EnsembleDisagreementResult> 
 
             break;
           }
+          case 4: {
+            if (tag === 32) {
+              message.rejectedIndices.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.rejectedIndices.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8038,6 +8131,11 @@ export const EnsembleDisagreementResult: MessageFns<EnsembleDisagreementResult> 
         : globalThis.Array.isArray(object?.per_example_entropy)
         ? object.per_example_entropy.map((e: any) => globalThis.Number(e))
         : [],
+      rejectedIndices: globalThis.Array.isArray(object?.rejectedIndices)
+        ? object.rejectedIndices.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.rejected_indices)
+        ? object.rejected_indices.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -8052,6 +8150,9 @@ export const EnsembleDisagreementResult: MessageFns<EnsembleDisagreementResult> 
     if (message.perExampleEntropy?.length) {
       obj.perExampleEntropy = message.perExampleEntropy.map((e) => floatToJson(e));
     }
+    if (message.rejectedIndices?.length) {
+      obj.rejectedIndices = message.rejectedIndices.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -8063,6 +8164,7 @@ export const EnsembleDisagreementResult: MessageFns<EnsembleDisagreementResult> 
     message.disagreementRate = object.disagreementRate ?? 0;
     message.meanEntropy = object.meanEntropy ?? 0;
     message.perExampleEntropy = object.perExampleEntropy?.map((e) => e) || [];
+    message.rejectedIndices = object.rejectedIndices?.map((e) => e) || [];
     return message;
   },
 };

@@ -461,6 +461,8 @@ export interface DatasetManifest {
   onlineTrain: boolean;
   formatVersion: string;
   sizeBytes: number;
+  /** Tabular datasets: the feature columns in input order (each `field_width` characters wide). */
+  fieldNames: string[];
 }
 
 export interface DatasetManifest_FileSha256Entry {
@@ -3018,6 +3020,7 @@ function createBaseDatasetManifest(): DatasetManifest {
     onlineTrain: false,
     formatVersion: "",
     sizeBytes: 0,
+    fieldNames: [],
   };
 }
 
@@ -3052,6 +3055,9 @@ export const DatasetManifest: MessageFns<DatasetManifest> = {
     }
     if (message.sizeBytes !== 0) {
       writer.uint32(80).uint64(message.sizeBytes);
+    }
+    for (const v of message.fieldNames) {
+      writer.uint32(90).string(v!);
     }
     return writer;
   },
@@ -3152,6 +3158,14 @@ export const DatasetManifest: MessageFns<DatasetManifest> = {
             message.sizeBytes = longToNumber(reader.uint64());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.fieldNames.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3226,6 +3240,11 @@ export const DatasetManifest: MessageFns<DatasetManifest> = {
         : isSet(object.size_bytes)
         ? globalThis.Number(object.size_bytes)
         : 0,
+      fieldNames: globalThis.Array.isArray(object?.fieldNames)
+        ? object.fieldNames.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.field_names)
+        ? object.field_names.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -3267,6 +3286,9 @@ export const DatasetManifest: MessageFns<DatasetManifest> = {
     if (message.sizeBytes !== 0) {
       obj.sizeBytes = Math.round(message.sizeBytes);
     }
+    if (message.fieldNames?.length) {
+      obj.fieldNames = message.fieldNames;
+    }
     return obj;
   },
 
@@ -3299,6 +3321,7 @@ export const DatasetManifest: MessageFns<DatasetManifest> = {
     message.onlineTrain = object.onlineTrain ?? false;
     message.formatVersion = object.formatVersion ?? "";
     message.sizeBytes = object.sizeBytes ?? 0;
+    message.fieldNames = object.fieldNames?.map((e) => e) || [];
     return message;
   },
 };

@@ -108,8 +108,19 @@ export interface DisagreementObjective {
   /** Unspecified means the test split of `query`. */
   querySplit: Split;
   weight: number;
-  /** Use only the first N examples of the query split; 0 means all. */
+  /** Use only the first N examples of the query split (after the shuffle below); 0 means all. */
   querySize: number;
+  /**
+   * Shuffle the query split with this seed before taking `query_size` examples, so trials can draw
+   * different query sets from one stored split.
+   */
+  shuffleQuery: boolean;
+  querySeed: number;
+  /**
+   * Query examples (indices into the query split, before shuffling) left out of the objective:
+   * Detectron's refinement, where each classifier sees only the queries no earlier one rejected.
+   */
+  excludedQueryIndices: number[];
 }
 
 /**
@@ -155,7 +166,11 @@ export interface MetricsSpec {
 }
 
 export interface CheckpointSpec {
-  /** Write a resume checkpoint every this many steps; 0 means once per epoch. */
+  /**
+   * Write a resume checkpoint every this many steps; 0 means once per epoch, and at least every
+   * GENGAP_CHECKPOINT_EVERY_STEPS steps of the trainer (full-batch runs, whose epochs are single steps:
+   * every max(100, eval_every_epochs) steps).
+   */
   everySteps: number;
   /**
    * Also keep permanent checkpoints at these epochs (for analyses during training); the final
@@ -167,6 +182,7 @@ export interface CheckpointSpec {
 }
 
 export interface TeacherSpec {
+  /** Step 0 (the latest) requires the teacher run to have SUCCEEDED. */
   checkpoint?:
     | CheckpointRef
     | undefined;
@@ -204,6 +220,8 @@ export interface RunSummary {
   samplesPerSecond: number;
   /** Which rule ended training ("max_epochs", "target_train_accuracy", ...). */
   stopReason: string;
+  /** Training examples processed. */
+  samples: number;
 }
 
 /** First point at which train accuracy reached 100% (at evaluation granularity). */
@@ -219,10 +237,15 @@ export interface CheckpointInfo {
   epoch: number;
   /** Permanent checkpoints are never pruned; resume checkpoints are replaced by newer ones. */
   permanent: boolean;
+  /** sha256 of the checkpoint's parameters.safetensors. */
   sha256Hex: string;
 }
 
 export interface StepMetrics {
+  /**
+   * Steps completed (1 = the first update); loss, gradient norm and accuracy are of this step's batch
+   * before its update.
+   */
   step: number;
   epoch: number;
   loss: number;
@@ -255,6 +278,10 @@ export interface ExampleCorrectness {
   numExamples: number;
 }
 
+/**
+ * S theta / sqrt(dimension) for the flat parameter vector theta, with S a fixed matrix of Rademacher
+ * signs drawn from the run's trajectory_seed.
+ */
 export interface TrajectoryPoint {
   step: number;
   projection: number[];
@@ -799,7 +826,16 @@ export const ReconstructionTarget: MessageFns<ReconstructionTarget> = {
 };
 
 function createBaseDisagreementObjective(): DisagreementObjective {
-  return { base: undefined, query: undefined, querySplit: 0, weight: 0, querySize: 0 };
+  return {
+    base: undefined,
+    query: undefined,
+    querySplit: 0,
+    weight: 0,
+    querySize: 0,
+    shuffleQuery: false,
+    querySeed: 0,
+    excludedQueryIndices: [],
+  };
 }
 
 export const DisagreementObjective: MessageFns<DisagreementObjective> = {
@@ -818,6 +854,19 @@ export const DisagreementObjective: MessageFns<DisagreementObjective> = {
     }
     if (message.querySize !== 0) {
       writer.uint32(40).uint32(message.querySize);
+    }
+    if (message.shuffleQuery !== false) {
+      writer.uint32(48).bool(message.shuffleQuery);
+    }
+    if (message.querySeed !== 0) {
+      writer.uint32(56).uint64(message.querySeed);
+    }
+    if (message.excludedQueryIndices.length !== 0) {
+      writer.uint32(66).fork();
+      for (const v of message.excludedQueryIndices) {
+        writer.uint32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -875,6 +924,40 @@ export const DisagreementObjective: MessageFns<DisagreementObjective> = {
             message.querySize = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.shuffleQuery = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.querySeed = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag === 64) {
+              message.excludedQueryIndices.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 66) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.excludedQueryIndices.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -902,6 +985,21 @@ export const DisagreementObjective: MessageFns<DisagreementObjective> = {
         : isSet(object.query_size)
         ? globalThis.Number(object.query_size)
         : 0,
+      shuffleQuery: isSet(object.shuffleQuery)
+        ? globalThis.Boolean(object.shuffleQuery)
+        : isSet(object.shuffle_query)
+        ? globalThis.Boolean(object.shuffle_query)
+        : false,
+      querySeed: isSet(object.querySeed)
+        ? globalThis.Number(object.querySeed)
+        : isSet(object.query_seed)
+        ? globalThis.Number(object.query_seed)
+        : 0,
+      excludedQueryIndices: globalThis.Array.isArray(object?.excludedQueryIndices)
+        ? object.excludedQueryIndices.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.excluded_query_indices)
+        ? object.excluded_query_indices.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -922,6 +1020,15 @@ export const DisagreementObjective: MessageFns<DisagreementObjective> = {
     if (message.querySize !== 0) {
       obj.querySize = Math.round(message.querySize);
     }
+    if (message.shuffleQuery !== false) {
+      obj.shuffleQuery = message.shuffleQuery;
+    }
+    if (message.querySeed !== 0) {
+      obj.querySeed = Math.round(message.querySeed);
+    }
+    if (message.excludedQueryIndices?.length) {
+      obj.excludedQueryIndices = message.excludedQueryIndices.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -939,6 +1046,9 @@ export const DisagreementObjective: MessageFns<DisagreementObjective> = {
     message.querySplit = object.querySplit ?? 0;
     message.weight = object.weight ?? 0;
     message.querySize = object.querySize ?? 0;
+    message.shuffleQuery = object.shuffleQuery ?? false;
+    message.querySeed = object.querySeed ?? 0;
+    message.excludedQueryIndices = object.excludedQueryIndices?.map((e) => e) || [];
     return message;
   },
 };
@@ -1867,6 +1977,7 @@ function createBaseRunSummary(): RunSummary {
     numParameters: 0,
     samplesPerSecond: 0,
     stopReason: "",
+    samples: 0,
   };
 }
 
@@ -1904,6 +2015,9 @@ export const RunSummary: MessageFns<RunSummary> = {
     }
     if (message.stopReason !== "") {
       writer.uint32(90).string(message.stopReason);
+    }
+    if (message.samples !== 0) {
+      writer.uint32(96).uint64(message.samples);
     }
     return writer;
   },
@@ -2009,6 +2123,14 @@ export const RunSummary: MessageFns<RunSummary> = {
             message.stopReason = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.samples = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2070,6 +2192,7 @@ export const RunSummary: MessageFns<RunSummary> = {
         : isSet(object.stop_reason)
         ? globalThis.String(object.stop_reason)
         : "",
+      samples: isSet(object.samples) ? globalThis.Number(object.samples) : 0,
     };
   },
 
@@ -2108,6 +2231,9 @@ export const RunSummary: MessageFns<RunSummary> = {
     if (message.stopReason !== "") {
       obj.stopReason = message.stopReason;
     }
+    if (message.samples !== 0) {
+      obj.samples = Math.round(message.samples);
+    }
     return obj;
   },
 
@@ -2129,6 +2255,7 @@ export const RunSummary: MessageFns<RunSummary> = {
     message.numParameters = object.numParameters ?? 0;
     message.samplesPerSecond = object.samplesPerSecond ?? 0;
     message.stopReason = object.stopReason ?? "";
+    message.samples = object.samples ?? 0;
     return message;
   },
 };
