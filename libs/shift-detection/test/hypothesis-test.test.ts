@@ -14,6 +14,7 @@ import {
   entropyTest,
   falsePositiveTolerance,
   ksDistance,
+  querySelection,
   smallestPValue,
 } from '../src/index.ts';
 
@@ -68,4 +69,17 @@ test('the entropy test keeps its level on in-distribution entropies and detects 
   assert.ok(entropyTest(nulls, shifted, ALPHA).rejectionRate >= 0.9);
   const leaveOneOut = entropyFalsePositives(nulls, ALPHA).rejectionRate;
   assert.ok(leaveOneOut <= falsePositiveTolerance(ALPHA, nulls.length), `leave-one-out rate ${leaveOneOut}`);
+});
+
+test("a query set's examples: the first ones, or the analysis service's seeded shuffle", () => {
+  assert.deepEqual([...querySelection({ count: 10, size: 3, shuffle: false, seed: 5, split: 2 })], [0, 1, 2]);
+  assert.equal(querySelection({ count: 10, size: 0, shuffle: false, seed: 5, split: 2 }).length, 10);
+  const shuffled = querySelection({ count: 100, size: 20, shuffle: true, seed: 5, split: 2 });
+  // AnalysisSpec{shuffle_examples, seed: 5} on the test split selects these rows (examples.ts).
+  assert.deepEqual([...shuffled], [...new Rng(5, 'examples:2').permutation(100).subarray(0, 20)]);
+  assert.equal(new Set(shuffled).size, 20);
+  assert.notDeepEqual(
+    [...shuffled],
+    [...querySelection({ count: 100, size: 20, shuffle: true, seed: 6, split: 2 })],
+  );
 });
