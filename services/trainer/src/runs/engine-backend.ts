@@ -7,13 +7,14 @@ import type { JobFailure } from '@gengap/job-store';
 import { Device, type ModelSpec } from '@gengap/proto/common/v1/model';
 import type { RunSpec } from '@gengap/proto/trainer/v1/run';
 import { InvalidArgumentError } from '@gengap/service-kit';
+import { effectiveLoss } from './objective-spec.ts';
 import type { RunPlan } from './run-spec.ts';
 import type {
   ChunkBatches,
   ChunkMetrics,
   Evaluation,
   FloatArray,
-  TeacherBackend,
+  FrozenNetwork,
   TrainingBackend,
 } from './training-backend.ts';
 import type { NamedArray } from './worker-protocol.ts';
@@ -24,8 +25,9 @@ function specField(field: string): string {
 }
 
 function compileOptions(spec: RunSpec, threads: number, device?: Device) {
+  const loss = effectiveLoss(spec);
   return {
-    ...(spec.loss ? { loss: spec.loss } : {}),
+    ...(loss ? { loss } : {}),
     ...(spec.optimizer ? { optimizer: spec.optimizer } : {}),
     ...(spec.regularizers ? { regularizers: spec.regularizers } : {}),
     precision: spec.precision,
@@ -36,13 +38,15 @@ function compileOptions(spec: RunSpec, threads: number, device?: Device) {
 }
 
 /**
- * What only the engine can check (layer shapes, optimizer settings, frozen parameter names), without
- * building graphs: throws InvalidArgumentError with the field path.
+ * What only the engine can check (layer shapes, optimizer settings, frozen parameter names, an
+ * auto-encoder stage's target), without building graphs: throws InvalidArgumentError with the field
+ * path.
  */
 export async function validateWithEngine(spec: RunSpec): Promise<void> {
   let model: CompiledModel | undefined;
   try {
     model = await compileModel(spec.model as ModelSpec, compileOptions(spec, 1, Device.DEVICE_CPU));
+    if (spec.reconstruction) checkReconstruction(spec, model);
   } catch (err) {
     if (err instanceof EngineSpecError) {
       throw new InvalidArgumentError(specField(err.field), err.message.slice(err.field.length + 2));
@@ -50,6 +54,44 @@ export async function validateWithEngine(spec: RunSpec): Promise<void> {
     throw err;
   } finally {
     await model?.dispose();
+  }
+}
+
+/** Values per example of the activation entering layer `layer` (0: the flattened input). */
+function targetSize(model: CompiledModel, layer: number): number {
+  const shape = layer === 0 ? model.inputShape : (model.layers[layer - 1]?.outShape ?? []);
+  return shape.reduce((a, d) => a * d, 1);
+}
+
+/**
+ * An auto-encoder stage reproduces the activation entering layer k: its output must have that size,
+ * that activation must be real-valued, and the layers before k must stay fixed (frozen), so that the
+ * target computed once from them is the target all along.
+ */
+function checkReconstruction(spec: RunSpec, model: CompiledModel): void {
+  const layer = spec.reconstruction?.layer ?? 0;
+  if (layer === 0 && model.model.inputKind === 'codes') {
+    throw new InvalidArgumentError(
+      'spec.reconstruction.layer',
+      'is 0 but the model takes integer codes (its first layer is an embedding): reconstruct a later layer',
+    );
+  }
+  const size = targetSize(model, layer);
+  if (model.numOutputs !== size) {
+    throw new InvalidArgumentError(
+      'spec.model.num_outputs',
+      `is ${model.numOutputs} but reconstruction.layer ${layer} needs ${size} outputs (the size of the activation entering layer ${layer})`,
+    );
+  }
+  const frozen = new Set(spec.frozenParameters);
+  const missing = model.model.parameters
+    .filter((p) => p.layerIndex < layer && !frozen.has(p.name))
+    .map((p) => p.name);
+  if (missing.length > 0) {
+    throw new InvalidArgumentError(
+      'spec.frozen_parameters',
+      `reconstruction.layer ${layer} trains an auto-encoder over fixed layers 0..${layer - 1}; freeze ${missing.join(', ')}`,
+    );
   }
 }
 
@@ -161,6 +203,11 @@ class EngineBackend implements TrainingBackend {
     return out;
   }
 
+  async evaluateTargets(x: Float32Array, targets: Float32Array, n: number): Promise<Evaluation> {
+    const { logits } = await this.model.evaluate(x, new Int32Array(n));
+    return { loss: meanSquaredError(logits, targets, n), accuracy: Number.NaN };
+  }
+
   async gradientNormSquared(x: Float32Array, labels: Int32Array): Promise<number> {
     const { gradient } = await this.model.gradient(x, labels);
     let sum = 0;
@@ -185,16 +232,48 @@ export async function createEngineBackend(options: {
   return new EngineBackend(model, spec.seed);
 }
 
-/** A teacher network from another run's checkpoint, for soft labels. */
-export async function createTeacherBackend(
+/**
+ * Mean over n examples of the mean over outputs of (output - target)^2, accumulated in float64: the
+ * engine's MSE loss (per example, a mean over outputs) against any targets.
+ */
+export function meanSquaredError(outputs: FloatArray, targets: ArrayLike<number>, n: number): number {
+  const width = outputs.length / n;
+  let sum = 0;
+  for (let i = 0; i < outputs.length; i++) sum += ((outputs[i] as number) - (targets[i] as number)) ** 2;
+  return sum / (n * width);
+}
+
+/**
+ * A network that is only evaluated: a teacher (soft labels), a disagreement run's base model (its
+ * predictions on the query set), or the fixed layers an auto-encoder stage reconstructs. `partial`:
+ * parameters missing from `parameters` keep the seeded initialisation of `seed` (as in a run).
+ */
+export async function createFrozenNetwork(
   modelSpec: ModelSpec,
   parameters: readonly NamedArray[],
-  options: { threads: number; precision: 'float32' | 'float64' },
-): Promise<TeacherBackend> {
+  options: { threads: number; precision: 'float32' | 'float64'; partial?: { seed: number } },
+): Promise<FrozenNetwork> {
   const model = await compileModel(modelSpec, { threads: options.threads, precision: options.precision });
-  loadInto(model.parameters, parameters, 'teacher parameters', false);
+  if (options.partial) model.initParameters(options.partial.seed);
+  loadInto(model.parameters, parameters, 'frozen network parameters', options.partial !== undefined);
   const classes = model.numOutputs;
   return {
+    async predictions(x: Float32Array, n: number): Promise<Int32Array> {
+      const { logits } = await model.evaluate(x, new Int32Array(n));
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        let best = 0;
+        for (let c = 1; c < classes; c++)
+          if ((logits[i * classes + c] as number) > (logits[i * classes + best] as number)) best = c;
+        out[i] = best;
+      }
+      return out;
+    },
+    async activationsEntering(layer: number, x: Float32Array): Promise<Float32Array> {
+      if (layer === 0) return x;
+      const { data } = await model.embed(layer - 1, x);
+      return data instanceof Float32Array ? data : Float32Array.from(data);
+    },
     async probabilities(x: Float32Array, n: number, temperature: number): Promise<Float32Array> {
       const { logits } = await model.evaluate(x, new Int32Array(n));
       const out = new Float32Array(n * classes);

@@ -1,5 +1,6 @@
 // One evaluation of a run: train and test loss/accuracy (train on the first eval_train_subset examples;
-// for online data, the means over the epoch's batches), parameter norm, the squared norm of the full
+// for online data, the means over the epoch's batches; for an auto-encoder stage, the reconstruction
+// MSE and no accuracy (NaN); for a disagreement run, the training split alone, with its labels), parameter norm, the squared norm of the full
 // training gradient when asked, and which training examples are classified correctly.
 import type { RunPlan } from './run-spec.ts';
 import type { Evaluation, LabelledSplit, TrainingBackend } from './training-backend.ts';
@@ -45,6 +46,9 @@ async function evaluateSplit(
   if (!split || split.n === 0) return { loss: Number.NaN, accuracy: Number.NaN };
   const n = limit > 0 ? Math.min(limit, split.n) : split.n;
   const x = n === split.n ? split.x : split.x.subarray(0, n * split.rowSize);
+  // An auto-encoder stage is scored against its reconstruction targets (no accuracy).
+  if (split.targets)
+    return backend.evaluateTargets(x, split.targets.subarray(0, n * (split.targetSize ?? 0)), n);
   const y = n === split.n ? split.y : split.y.subarray(0, n);
   return backend.evaluate(x, y, n, perExample);
 }

@@ -6,9 +6,10 @@ import type { Worker } from 'node:worker_threads';
 import { type JobFailure, StaleAttemptError } from '@gengap/job-store';
 import { ModelSpec } from '@gengap/proto/common/v1/model';
 import type { RunSpec } from '@gengap/proto/trainer/v1/run';
-import { GenGapError, type Logger } from '@gengap/service-kit';
+import { GenGapError, InvalidArgumentError, type Logger } from '@gengap/service-kit';
 import type { DatasetReader } from '../datasets/dataset-source.ts';
 import type { CheckpointResolver } from './checkpoint-refs.ts';
+import { queryPlanOf } from './query-dataset.ts';
 import type { RunRecords } from './run-records.ts';
 import { planRun } from './run-spec.ts';
 import type { ScheduledRun } from './scheduler.ts';
@@ -148,7 +149,8 @@ export class RunExecution implements ScheduledRun {
     const spec: RunSpec = records.spec(job);
     const datasetId = spec.dataset?.datasetId ?? '';
     const info = await datasets.info(datasetId, signal);
-    planRun(spec, info, this.deps.checkpointCapSteps);
+    const query = await queryPlanOf(datasets, spec, signal);
+    planRun(spec, info, this.deps.checkpointCapSteps, query);
     const input: WorkerInput = {
       runId: this.runId,
       attempt: this.attempt,
@@ -179,6 +181,20 @@ export class RunExecution implements ScheduledRun {
       const init = await checkpoints.resolve(spec.initFrom, 'spec.init_from', signal);
       input.initFrom = init.parameters;
       this.log.info({ initFrom: init.origin }, 'initial parameters loaded');
+    }
+    const disagreement = spec.disagreement;
+    if (disagreement?.base && disagreement.query && query) {
+      const base = await checkpoints.resolve(disagreement.base, 'spec.disagreement.base', signal);
+      if (base.model.numOutputs !== spec.model?.numOutputs) {
+        throw new InvalidArgumentError(
+          'spec.disagreement.base',
+          `${base.origin} has ${base.model.numOutputs} outputs; this model has ${spec.model?.numOutputs}`,
+        );
+      }
+      input.base = { model: ModelSpec.encode(base.model).finish(), parameters: base.parameters };
+      const split = await datasets.readSplit(disagreement.query.datasetId, query.split, signal);
+      input.query = { x: split.x, xShape: split.xShape, y: split.y, plan: query };
+      this.log.info({ base: base.origin, query: query.size }, 'disagreement base and query set loaded');
     }
     return input;
   }

@@ -18,6 +18,7 @@ import { listCheckpoints, loadCheckpoint } from './checkpoints.ts';
 import { cudaStatusOnce, onnxruntimeVersion, requireCuda } from './devices.ts';
 import { validateWithEngine } from './engine-backend.ts';
 import { UnknownCheckpointError } from './errors.ts';
+import { queryPlanOf } from './query-dataset.ts';
 import { RunExecution } from './run-execution.ts';
 import { RUN_KIND, type RunRecords, runIdFor } from './run-records.ts';
 import { planRun, specHash, validateRunSpec } from './run-spec.ts';
@@ -101,12 +102,15 @@ export class RunService {
     }
     // Checks that need the dataset, the device or other runs; nothing is stored before they pass.
     const info = await this.deps.datasets.info(spec.dataset?.datasetId ?? '', signal);
-    planRun(spec, info, this.deps.settings.checkpointCapSteps);
+    const query = await queryPlanOf(this.deps.datasets, spec, signal);
+    planRun(spec, info, this.deps.settings.checkpointCapSteps, query);
     await validateWithEngine(spec);
     if (spec.device === Device.DEVICE_CUDA) await requireCuda();
     if (spec.teacher?.checkpoint)
       this.deps.checkpoints.check(spec.teacher.checkpoint, 'spec.teacher.checkpoint');
     if (spec.initFrom) this.deps.checkpoints.check(spec.initFrom, 'spec.init_from');
+    if (spec.disagreement?.base)
+      this.deps.checkpoints.check(spec.disagreement.base, 'spec.disagreement.base');
     // From here on everything is synchronous, so the capacity check and the insert cannot interleave
     // with another StartRun.
     if (!records.get(runIdFor(input.idempotencyKey))) this.scheduler.assertRoom();

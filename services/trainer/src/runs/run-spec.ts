@@ -10,9 +10,11 @@ import {
   Precision,
   ScheduleKind,
 } from '@gengap/proto/common/v1/model';
+import type { CheckpointRef } from '@gengap/proto/common/v1/refs';
 import { RunSpec } from '@gengap/proto/trainer/v1/run';
 import { InvalidArgumentError } from '@gengap/service-kit';
 import type { DatasetInfo } from '../datasets/dataset-source.ts';
+import { type QueryPlan, validateObjectives } from './objective-spec.ts';
 
 const invalid = (field: string, message: string) => new InvalidArgumentError(`spec.${field}`, message);
 
@@ -127,8 +129,13 @@ export function validateRunSpec(spec: RunSpec | undefined): asserts spec is RunS
     requireRange('teacher.temperature', spec.teacher.temperature, 0, 1e6);
   }
   if (spec.initFrom && !spec.initFrom.source) throw invalid('init_from', 'names no checkpoint');
-  for (const [i, ref] of [teacherRef, spec.initFrom].entries()) {
-    const field = i === 0 ? 'teacher.checkpoint' : 'init_from';
+  validateObjectives(spec);
+  const refs: [string, CheckpointRef | undefined][] = [
+    ['teacher.checkpoint', teacherRef],
+    ['init_from', spec.initFrom],
+    ['disagreement.base', spec.disagreement?.base],
+  ];
+  for (const [field, ref] of refs) {
     if (ref?.source?.$case === 'run' && !ref.source.value.runId)
       throw invalid(`${field}.run.run_id`, 'is required');
     if (ref?.source?.$case === 'analysisId' && !ref.source.value)
@@ -149,7 +156,12 @@ export function validateRunSpec(spec: RunSpec | undefined): asserts spec is RunS
 
 /** The resolved schedule of a run: what the training loop follows, with every default applied. */
 export interface RunPlan {
+  /** Examples an epoch goes through: the training split, then the query set of a disagreement run. */
   trainSize: number;
+  /** Query examples at the end of the training set (disagreement runs; 0 otherwise). */
+  queryExamples: number;
+  /** Weight of a query example's disagreement cross-entropy (Detectron's lambda). */
+  disagreementWeight: number;
   testSize: number;
   online: boolean;
   fullBatch: boolean;
@@ -188,9 +200,15 @@ const AUTO_MAX_STEPS_PER_CALL = 64;
 
 /**
  * Checks the spec against its dataset and resolves it. `checkpointCapSteps` bounds the interval of
- * per-epoch checkpointing for long epochs (trainer config).
+ * per-epoch checkpointing for long epochs (trainer config); `query` is the disagreement run's query
+ * set (planQuery).
  */
-export function planRun(spec: RunSpec, info: DatasetInfo, checkpointCapSteps: number): RunPlan {
+export function planRun(
+  spec: RunSpec,
+  info: DatasetInfo,
+  checkpointCapSteps: number,
+  query?: QueryPlan,
+): RunPlan {
   const model = spec.model as ModelSpec;
   const shape = model.inputShape.map(Number);
   if (shape.length !== info.inputShape.length || shape.some((d, i) => d !== info.inputShape[i])) {
@@ -199,7 +217,8 @@ export function planRun(spec: RunSpec, info: DatasetInfo, checkpointCapSteps: nu
       `is [${shape.join(', ')}] but dataset ${info.datasetId} has inputs of shape [${info.inputShape.join(', ')}]`,
     );
   }
-  if (model.numOutputs !== info.numClasses) {
+  // An auto-encoder stage's outputs are the size of its target (checked against the layers by the engine).
+  if (!spec.reconstruction && model.numOutputs !== info.numClasses) {
     throw invalid(
       'model.num_outputs',
       `is ${model.numOutputs} but the dataset has ${info.numClasses} classes`,
@@ -223,13 +242,27 @@ export function planRun(spec: RunSpec, info: DatasetInfo, checkpointCapSteps: nu
   }
   if (!online && info.trainSize === 0) throw invalid('dataset.dataset_id', 'the training split is empty');
   if (spec.teacher && online) throw invalid('teacher', 'distillation needs a stored training split');
+  if (spec.reconstruction && online)
+    throw invalid(
+      'reconstruction',
+      'an auto-encoder stage needs a stored training split; this dataset is online',
+    );
+  if (spec.disagreement && online)
+    throw invalid(
+      'disagreement',
+      'disagreement training needs a stored training split; this dataset is online',
+    );
+  if (spec.disagreement && !query) throw new Error('planRun: a disagreement run needs its query plan');
+  const queryExamples = spec.disagreement ? (query as QueryPlan).size : 0;
+  // A disagreement run's epoch goes through the training split and the query set, mixed.
+  const trainSize = info.trainSize + queryExamples;
   const fullBatch = spec.batchSize === 0;
-  const batchSize = fullBatch ? info.trainSize : spec.batchSize;
+  const batchSize = fullBatch ? trainSize : spec.batchSize;
   const stepsPerEpoch = online
     ? metrics?.onlineEpochSteps || 100
     : fullBatch
       ? 1
-      : Math.ceil(info.trainSize / batchSize);
+      : Math.ceil(trainSize / batchSize);
   const byEpochs = stop.maxEpochs > 0 ? stop.maxEpochs * stepsPerEpoch : Infinity;
   const bySteps = stop.maxSteps > 0 ? stop.maxSteps : Infinity;
   const maxSteps = Math.min(byEpochs, bySteps);
@@ -263,7 +296,9 @@ export function planRun(spec: RunSpec, info: DatasetInfo, checkpointCapSteps: nu
   const fullBatchCheckpointSteps = Math.min(checkpointCapSteps, Math.max(100, evalEveryEpochs));
   const lossTemperature = spec.loss?.temperature || 1;
   return {
-    trainSize: info.trainSize,
+    trainSize,
+    queryExamples,
+    disagreementWeight: spec.disagreement?.weight || 1 / (queryExamples + 1),
     testSize: info.testSize,
     online,
     fullBatch,

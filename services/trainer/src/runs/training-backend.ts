@@ -10,6 +10,12 @@ export interface LabelledSplit {
   y: Int32Array;
   n: number;
   rowSize: number;
+  /**
+   * Real-valued targets [n, targetSize] that evaluations score the outputs against by mean squared
+   * error instead of the labels (an auto-encoder stage's activations to reproduce).
+   */
+  targets?: Float32Array;
+  targetSize?: number;
 }
 
 /** int64 labels (as the data service sends them) to the int32 the graphs take. */
@@ -69,14 +75,23 @@ export interface TrainingBackend {
   train(batches: ChunkBatches, learningRates: Float64Array, firstStep: number): Promise<ChunkMetrics>;
   /** Mean loss and accuracy over n examples (x [n, ...], labels [n]). */
   evaluate(x: Float32Array, labels: Int32Array, n: number, perExample: boolean): Promise<Evaluation>;
+  /** Mean squared error of the outputs against `targets` [n, outputs]; accuracy is NaN (none). */
+  evaluateTargets(x: Float32Array, targets: Float32Array, n: number): Promise<Evaluation>;
   /** Squared norm of the gradient of the mean training loss over n examples. */
   gradientNormSquared(x: Float32Array, labels: Int32Array, n: number): Promise<number>;
   dispose(): Promise<void>;
 }
 
-/** A teacher network, used once to turn the training inputs into soft labels. */
-export interface TeacherBackend {
+/**
+ * A network used once, before training, to make targets: a teacher's soft labels, a base model's
+ * predictions (disagreement), the activations an auto-encoder stage reproduces.
+ */
+export interface FrozenNetwork {
   /** softmax(logits / temperature) for n examples: [n, C]. */
   probabilities(x: Float32Array, n: number, temperature: number): Promise<Float32Array>;
+  /** argmax of the logits for n examples (ties: the lowest class). */
+  predictions(x: Float32Array, n: number): Promise<Int32Array>;
+  /** The activation entering layer `layer` for every example, flattened: [n, size] (layer 0: x itself). */
+  activationsEntering(layer: number, x: Float32Array): Promise<Float32Array>;
   dispose(): Promise<void>;
 }

@@ -38,8 +38,9 @@ export interface LoopInputs {
   plan: RunPlan;
   runDir: string;
   backend: TrainingBackend;
-  /** Offline training data (absent for online datasets). */
+  /** Offline training data (absent for online datasets): the batches of the run's objective. */
   batches?: OfflineBatches;
+  /** The training split as evaluations score it (without a disagreement run's query rows). */
   train?: LabelledSplit;
   test?: LabelledSplit;
   online?: OnlineBatches;
@@ -236,8 +237,8 @@ export class TrainingLoop {
     const k = at.steps;
     const chunk = await this.gather(at);
     if (this.in.augmenter) {
-      // Full-batch chunks are the split itself: augment a copy.
-      if (chunk.x === this.in.train?.x) chunk.x = chunk.x.slice();
+      // Full-batch chunks are the training set itself: augment a copy.
+      if (chunk.sameBatch) chunk.x = chunk.x.slice();
       this.in.augmenter.apply(chunk, this.step);
     }
     this.prefetchAfter(at);

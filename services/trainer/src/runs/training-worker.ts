@@ -10,14 +10,16 @@ import { Augmenter } from './augmentation.ts';
 import { startGatherThread } from './batch-gatherer.ts';
 import { OfflineBatches, OnlineBatches, type OnlineBatchSource } from './batches.ts';
 import { CheckpointWriter, startCheckpointWriterThread } from './checkpoint-writer.ts';
-import { createEngineBackend, createTeacherBackend, engineFailure } from './engine-backend.ts';
+import { createEngineBackend, createFrozenNetwork, engineFailure } from './engine-backend.ts';
 import { NON_FINITE_FAILURE_CODE } from './errors.ts';
+import { trainingSet } from './objectives.ts';
 import { encodeEvent, type RunEventBody } from './run-records.ts';
 import { planRun } from './run-spec.ts';
 import { labelledSplit } from './training-backend.ts';
 import { type LoopIO, type LoopResult, TrainingLoop } from './training-loop.ts';
 import type {
   MainToWorker,
+  NamedArray,
   StoredEventMessage,
   WorkerInput,
   WorkerOutcome,
@@ -120,35 +122,45 @@ async function train(): Promise<LoopResult> {
       online: input.online,
     },
     input.checkpointEverySteps,
+    input.query?.plan,
   );
   const backend = await createEngineBackend({ spec, plan, threads: input.threads });
   try {
-    const trainSplit = input.train ? labelledSplit(input.train.x, input.train.y) : undefined;
     const testSplit = input.test ? labelledSplit(input.test.x, input.test.y) : undefined;
-    let soft: Float32Array | undefined;
-    if (input.teacher && trainSplit) {
-      const teacher = await createTeacherBackend(
-        ModelSpec.decode(input.teacher.model),
-        input.teacher.parameters,
-        {
-          threads: input.threads,
-          precision: plan.precision,
-        },
-      );
-      try {
-        soft = await teacher.probabilities(trainSplit.x, trainSplit.n, plan.teacherTemperature);
-      } finally {
-        await teacher.dispose();
-      }
-    }
+    const decodeNetwork = (n: { model: Uint8Array; parameters: NamedArray[] }) => ({
+      model: ModelSpec.decode(n.model),
+      parameters: n.parameters,
+    });
+    // Offline data: the rows and targets of the run's objective (online data has neither).
+    const set = input.train
+      ? await trainingSet({
+          spec,
+          plan,
+          numClasses: input.numClasses,
+          train: labelledSplit(input.train.x, input.train.y),
+          ...(testSplit ? { test: testSplit } : {}),
+          ...(input.teacher ? { teacher: decodeNetwork(input.teacher) } : {}),
+          ...(input.base ? { base: decodeNetwork(input.base) } : {}),
+          ...(input.query
+            ? { query: labelledSplit(input.query.x, input.query.y), queryRows: input.query.plan.rows }
+            : {}),
+          ...(input.initFrom ? { initFrom: input.initFrom } : {}),
+          frozenNetwork: (model, parameters, options) =>
+            createFrozenNetwork(model, parameters, {
+              threads: input.threads,
+              precision: plan.precision,
+              ...options,
+            }),
+        })
+      : undefined;
     const reg = spec.regularizers;
     const augmentation =
       reg && (reg.augmentRandomShift > 0 || reg.augmentHorizontalFlip)
         ? { shift: reg.augmentRandomShift, flip: reg.augmentHorizontalFlip }
         : undefined;
-    const batches = trainSplit
-      ? new OfflineBatches(trainSplit, soft, {
-          classes: input.numClasses,
+    const batches = set
+      ? new OfflineBatches(set.rows, set.soft, {
+          classes: set.softWidth,
           batchSize: plan.batchSize,
           maxSteps: plan.fullBatch ? 1 : plan.stepsPerCall,
           helper: plan.fullBatch ? undefined : helpers().gather,
@@ -165,8 +177,8 @@ async function train(): Promise<LoopResult> {
           runDir: input.runDir,
           backend,
           writer,
-          ...(trainSplit && batches ? { train: trainSplit, batches } : {}),
-          ...(testSplit ? { test: testSplit } : {}),
+          ...(set && batches ? { train: set.train, batches } : {}),
+          ...(set?.test ? { test: set.test } : testSplit ? { test: testSplit } : {}),
           ...(input.online ? { online: new OnlineBatches(online, plan.batchSize) } : {}),
           ...(input.initFrom ? { initFrom: input.initFrom } : {}),
           ...(augmentation ? { augmenter: new Augmenter(spec.seed, input.inputShape, augmentation) } : {}),

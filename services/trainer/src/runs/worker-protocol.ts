@@ -2,6 +2,7 @@
 // main thread (which owns the job store, the gRPC clients and the capacity accounting). Everything
 // durable is written by the main thread, in the order the worker sent it.
 import type { JobFailure } from '@gengap/job-store';
+import type { QueryPlan } from './objective-spec.ts';
 
 /** A parameter or optimizer tensor handed across threads (e.g. a teacher's or init_from's weights). */
 export interface NamedArray {
@@ -35,8 +36,12 @@ export interface WorkerInput {
   online: boolean;
   /** Teacher network (distillation): its model spec and parameters. */
   teacher?: { model: Uint8Array; parameters: NamedArray[] };
-  /** Parameters to start from (fine-tuning). */
+  /** Parameters to start from (fine-tuning; the fixed layers of an auto-encoder stage). */
   initFrom?: NamedArray[];
+  /** Disagreement training: the base model, whose predictions the query set disagrees with. */
+  base?: { model: Uint8Array; parameters: NamedArray[] };
+  /** Disagreement training: the query dataset's split (whole; `plan` says which rows are queries). */
+  query?: SharedSplit & { plan: QueryPlan };
   /** Resume checkpoints are written at least this often (steps) when the spec asks for "per epoch". */
   checkpointEverySteps: number;
   /** Int32Array over a SharedArrayBuffer: see ControlFlag. */
