@@ -1,11 +1,11 @@
 // A trainer killed with SIGKILL at seeded random points resumes its run from the last checkpoint when it
 // starts again, and ends with exactly the parameters of an uninterrupted run (bitwise: CPU, one thread),
-// with every metric stored once. The trainer runs as a child process (node services/trainer/src/main.ts);
+// with every metric stored once; also a disagreement run, whose batches mix training and query rows. The trainer runs as a child process (node services/trainer/src/main.ts);
 // the data service runs in this process.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { JobState } from '@gengap/proto/common/v1/job';
-import type { RunEvent } from '@gengap/proto/trainer/v1/run';
+import { type RunEvent, RunSpec } from '@gengap/proto/trainer/v1/run';
 import { Rng } from '@gengap/random';
 import { readStream } from '@gengap/service-kit';
 import {
@@ -194,5 +194,67 @@ test('SIGTERM stops the trainer gracefully mid-run; the next start resumes the r
     assert.equal(steps.length, 20 * 40);
   } finally {
     restarted.stop();
+  }
+});
+
+test("a disagreement run (training rows and Detectron's query rows mixed in every batch) killed mid-way resumes to the parameters of an uninterrupted one", async () => {
+  const stateDir = `${dir.path}/disagreement`;
+  const queryId = await createDataset(data, {
+    source: {
+      $case: 'gaussianMixture',
+      value: { numClasses: 4, dimension: 16, trainSize: 1000, testSize: 200, separation: 3, clusterStd: 1 },
+    },
+    seed: 5,
+    corruptions: [
+      { kind: { $case: 'covariateShift', value: { kind: 1, severity: 2, classes: [], splits: 2 } } },
+    ],
+  });
+  let trainer = await spawnTrainer(env(stateDir));
+  const baseSpec = RunSpec.fromPartial({ ...spec(), stop: { maxEpochs: 5 } });
+  const base = (await startRun(trainer.client, baseSpec, 'disagreement-base')).run?.runId as string;
+  assert.equal((await waitForRun(trainer.client, base)).status?.state, JobState.JOB_STATE_SUCCEEDED);
+  const ref = { source: { $case: 'run' as const, value: { runId: base, step: 0 } } };
+  // 1,000 training rows + 50 query rows in batches of 25: 42 steps per epoch, 6 epochs.
+  const disagreementSpec = () =>
+    RunSpec.fromPartial({
+      ...spec(),
+      initFrom: ref,
+      disagreement: { base: ref, query: { datasetId: queryId }, querySize: 50 },
+      stop: { maxEpochs: 6 },
+      seed: 3,
+    });
+  const reference = (await startRun(trainer.client, disagreementSpec(), 'disagreement-reference')).run
+    ?.runId as string;
+  assert.equal((await waitForRun(trainer.client, reference)).status?.state, JobState.JOB_STATE_SUCCEEDED);
+  const uninterrupted = await finalParameters(trainer.client, reference);
+
+  const runId = (await startRun(trainer.client, disagreementSpec(), 'disagreement-crashing')).run
+    ?.runId as string;
+  const killAt = 60 + new Rng(7, 'disagreement-kill').int(120);
+  for await (const message of readStream(trainer.client, trainer.client.watchRun, {
+    runId,
+    fromSequence: 0,
+    skipStepMetrics: false,
+  })) {
+    const event = message.event?.event;
+    if (event?.$case === 'step' && event.value.step >= killAt) {
+      trainer.process.kill('SIGKILL');
+      break;
+    }
+  }
+  await new Promise((resolve) => trainer.process.once('exit', resolve));
+  trainer.stop();
+  trainer = await spawnTrainer(env(stateDir));
+  try {
+    const done = await waitForRun(trainer.client, runId);
+    assert.equal(done.status?.state, JobState.JOB_STATE_SUCCEEDED, done.status?.error?.message);
+    assert.equal(done.status?.attempt, 2);
+    assert.equal(done.summary?.steps, 6 * 42);
+    const actual = await finalParameters(trainer.client, runId);
+    for (const [name, hex] of uninterrupted) assert.equal(actual.get(name), hex, `parameter ${name} differs`);
+    const steps = (await watchAll(trainer.client, runId)).filter((e) => e.event?.$case === 'step');
+    assert.equal(steps.length, 6 * 42, 'every step metric once');
+  } finally {
+    trainer.stop();
   }
 });
