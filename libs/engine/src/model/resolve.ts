@@ -48,6 +48,13 @@ function layerInitializer(layer: Layer, fallback: Initializer | undefined): Init
   return fallback;
 }
 
+/** A NaN, infinite or negative scale would make every weight non-finite (or mirror them). */
+function checkInitializer(field: string, init: Initializer | undefined): void {
+  if (init && !(Number.isFinite(init.scale) && init.scale >= 0)) {
+    throw new EngineSpecError(`${field}.scale`, `must be a finite number >= 0 (got ${init.scale})`);
+  }
+}
+
 function resolveLayer(
   layer: Layer,
   index: number,
@@ -66,6 +73,8 @@ function resolveLayer(
   } catch (e) {
     throw new EngineSpecError(`${field}.${kind.$case}`, `${(e as Error).message} (input shape [${inShape}])`);
   }
+  if ('initializer' in kind.value)
+    checkInitializer(`${field}.${kind.$case}.initializer`, kind.value.initializer);
   const tableDefault: Initializer = { kind: InitializerKind.INITIALIZER_KIND_NORMAL, scale: 1 };
   const initializer =
     layerInitializer(layer, modelDefault) ?? (kind.$case === 'embedding' ? tableDefault : TORCH_DEFAULT);
@@ -91,6 +100,7 @@ export function resolveModel(spec: ModelSpec): ResolvedModel {
   }
   if (spec.layers.length === 0) throw new EngineSpecError('model.layers', 'a model needs at least one layer');
   const defaultInit = spec.defaultInitializer?.kind ? spec.defaultInitializer : undefined;
+  checkInitializer('model.default_initializer', spec.defaultInitializer);
   const layers: ResolvedLayer[] = [];
   let shape = inputShape;
   spec.layers.forEach((layer, i) => {
