@@ -35,7 +35,13 @@ export function parseSpecText(text: string, field = 'specText'): SpecSource {
       `not valid YAML or JSON${where}: ${problem.message.split('\n')[0]}`,
     );
   }
-  const json = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let json: unknown;
+  try {
+    json = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  } catch (err) {
+    // An alias bomb ("Excessive alias count ...") or nesting too deep to convert: the text's fault.
+    throw new InvalidArgumentError(field, `cannot read the spec: ${(err as Error).message.split('\n')[0]}`);
+  }
   if (json === null || typeof json !== 'object' || Array.isArray(json))
     throw new InvalidArgumentError(field, 'a spec is a mapping (an object) at the top level');
   return {

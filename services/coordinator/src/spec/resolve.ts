@@ -210,9 +210,13 @@ function gcd(a: number, b: number): number {
 export function resolveExperiment(source: SpecSource): ResolvedExperiment {
   const spec = checkShape(source);
   const seeds = (spec.seeds?.length ? spec.seeds : [0]).map(Number);
+  // Every seed is a cell at least: more than MAX_CELLS of them can never fit.
+  if (seeds.length > MAX_CELLS)
+    throw new InvalidArgumentError('seeds', `at most ${MAX_CELLS} seeds (got ${seeds.length})`);
+  const firstIndex = new Map<number, number>();
   seeds.forEach((seed, i) => {
-    if (seeds.indexOf(seed) !== i)
-      throw new InvalidArgumentError(`seeds[${i}]`, `seed ${seed} is listed twice`);
+    if (firstIndex.has(seed)) throw new InvalidArgumentError(`seeds[${i}]`, `seed ${seed} is listed twice`);
+    firstIndex.set(seed, i);
   });
   const normalized = normalize(spec);
   const sweeps = (normalized as ExperimentSpecJson).sweeps ?? [];
