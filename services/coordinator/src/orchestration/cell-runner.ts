@@ -26,6 +26,9 @@ import {
 
 export const TERMINAL: ReadonlySet<JobState> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 
+/** How long the coordinator keeps trying to cancel the run of an attempt it gave up on. */
+export const STALE_RUN_CANCEL_MS = 15 * 60_000;
+
 /** Labels every trainer run of the coordinator carries (ListRuns filters on them). */
 export const RUN_LABELS = {
   experiment: 'gengap/experiment',
@@ -250,6 +253,7 @@ export class CellRunner {
           if (code !== RpcCode.RESOURCE_EXHAUSTED) failingSince ??= Date.now();
           else failingSince = undefined;
           if (failingSince !== undefined && Date.now() - failingSince > this.deps.unreachableBudgetMs) {
+            if (runId && placement) this.abandonStaleRun(placement.trainerAddress, runId);
             outcome = {
               kind: 'failed',
               failureKind: 'transient',
@@ -280,6 +284,34 @@ export class CellRunner {
         if (!outcome) await executor.release(ref, placement, 'cancelled').catch(() => {});
       }
     }
+  }
+
+  /**
+   * The attempt's trainer stopped answering (killed, SIGSTOPped, cut off) and the cell moves on to a
+   * new attempt, placed elsewhere. The old run may still be alive there: a stopped or partitioned
+   * trainer comes back and carries on. Cancel it, in the background, as soon as that trainer answers
+   * again (for up to STALE_RUN_CANCEL_MS), so the stale attempt neither finishes a second result for
+   * the cell nor keeps a training slot. Its events are never read again (the cell follows the new run).
+   */
+  private abandonStaleRun(address: string, runId: string): void {
+    const { log, backoff } = this.deps;
+    const trainer = this.deps.trainer(address);
+    const giveUpAt = Date.now() + STALE_RUN_CANCEL_MS;
+    const tryCancel = async (n: number): Promise<void> => {
+      try {
+        await trainer.cancelRun(runId, AbortSignal.timeout(5_000));
+        log.info({ runId, trainer: address }, 'stale run cancelled on the trainer that came back');
+        return;
+      } catch (err) {
+        if (!isTransientCallError(err) || Date.now() > giveUpAt) {
+          log.warn({ err, runId, trainer: address }, 'could not cancel the stale run');
+          return;
+        }
+      }
+      await new Promise((r) => setTimeout(r, backoffMs(n, backoff)).unref());
+      return tryCancel(n + 1);
+    };
+    void tryCancel(1);
   }
 
   /** Reads the run's event log from where the coordinator left off, until the run ends. */
