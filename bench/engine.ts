@@ -8,7 +8,9 @@
 // GenGap and PyTorch rounds alternate (the peer serves rounds on request), so both sides see the same
 // load on shared machines. Each side's best wall-clock round is reported (as timeit does: competing
 // processes only ever slow a round down), with the median ratio of paired rounds in `pairedRatio` and of
-// their CPU times in `cpuTimeRatio` (the least sensitive to other processes sharing the cores).
+// their CPU times in `cpuTimeRatio` (the least sensitive to other processes sharing the cores). The HVP
+// lines also give each side's matrix-product work (`megaMacs`, `referenceMegaMacs`) and GenGap's
+// achieved FLOP rate as a fraction of its GEMM rate (`fractionOfGemmPeak`, from CPU times).
 // Options: --steps K (default 50) --repeats R (default 7) --quick; GENGAP_BENCH_VERBOSE=1 prints every round
 // to stderr.
 import { spawn } from 'node:child_process';
@@ -17,10 +19,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Activation, type ModelSpec } from '@gengap/proto/common/v1/model';
 import * as ort from 'onnxruntime-node';
-import { type CompiledModel, compileModel } from '../libs/engine/src/index.ts';
+import { type CompiledModel, compileModel, type GraphKind } from '../libs/engine/src/index.ts';
 import { Builder } from '../libs/engine/src/ir/builder.ts';
 import { Graph } from '../libs/engine/src/ir/graph.ts';
-import { serializeModel } from '../libs/engine/src/onnx/serialize.ts';
+import { liveNodes, serializeModel } from '../libs/engine/src/onnx/serialize.ts';
 import { printBench } from './report.ts';
 
 const { values: args } = parseArgs({
@@ -201,6 +203,37 @@ function trainStepFlops(widths: number[], batch: number): number {
   return 2 * macs;
 }
 
+/** Multiply-accumulates of the Gemm and MatMul nodes of an engine graph specialised to `batch`. */
+function graphMacs(model: CompiledModel, kind: GraphKind, batch: number): number {
+  let macs = 0;
+  for (const node of liveNodes(model.graph(kind, batch))) {
+    if (node.op !== 'Gemm' && node.op !== 'MatMul') continue;
+    const [a, b] = [node.inputs[0]!.shape as number[], node.inputs[1]!.shape as number[]];
+    const flag = (name: string) => node.attrs[name]?.kind === 'int' && node.attrs[name].value === 1;
+    const [m, k] = flag('transA') ? [a.at(-1)!, a.at(-2)!] : [a.at(-2)!, a.at(-1)!];
+    const n = flag('transB') ? b.at(-2)! : b.at(-1)!;
+    const stacked = [...a.slice(0, -2), ...b.slice(0, -2)].reduce((p, d) => p * d, 1);
+    macs += stacked * m * k * n;
+  }
+  return macs;
+}
+
+/**
+ * Multiply-accumulates of PyTorch's double-backward HVP of the MLP (what torch.profiler counts):
+ * the backward of the create_graph gradient graph, 2 m_0 + 6 m_l for l >= 1 (m_l = batch * w_l *
+ * w_(l+1)), plus, unless the gradient graph is retained, the forward pass (m_l) and the gradient graph
+ * itself (every weight gradient m_l and every hidden-activation gradient m_l for l >= 1).
+ */
+function torchHvpMacs(widths: number[], batch: number, retained: boolean): number {
+  let macs = 0;
+  for (let l = 0; l + 1 < widths.length; l++) {
+    const m = batch * widths[l]! * widths[l + 1]!;
+    macs += l === 0 ? 2 * m : 6 * m;
+    if (!retained) macs += l === 0 ? 2 * m : 3 * m;
+  }
+  return macs;
+}
+
 async function main(): Promise<void> {
   const model = await compileModel(mlpSpec(WIDTHS), { threads: 1 });
   model.initParameters(0);
@@ -213,6 +246,15 @@ async function main(): Promise<void> {
     const hvp = await paired(rounds.hvp, () => peer.measure('hvp'), false);
     const hvpRepeat = await paired(rounds.hvp_repeat, () => peer.measure('hvp_repeat'), false);
     const shape = { widths: WIDTHS, threads: 1, torch: peer.torch, rounds: REPEATS };
+    // Work per HVP on each side (millions of multiply-accumulates) and GenGap's achieved rate over the
+    // GEMM rate above, both in CPU time: how far the HVP is from being bound by matrix products alone.
+    const macsAndPeak = (macs: number, referenceMacs: number, result: Paired) => ({
+      megaMacs: Math.round(macs / 1e6),
+      referenceMegaMacs: Math.round(referenceMacs / 1e6),
+      fractionOfGemmPeak: Number(
+        ((2 * macs) / (result.gengapCpu / 1000) / (gemm.gengapCpu * 1e9)).toFixed(3),
+      ),
+    });
     printBench({
       bench: 'engine',
       metric: 'gemm_gflops',
@@ -259,6 +301,7 @@ async function main(): Promise<void> {
         method: 'forward-over-reverse',
         pairedRatio: hvp.pairedRatio,
         cpuTimeRatio: hvp.cpuTimeRatio,
+        ...macsAndPeak(graphMacs(model, 'hvp', HVP_BATCH), torchHvpMacs(WIDTHS, HVP_BATCH, false), hvp),
       },
     });
     printBench({
@@ -275,6 +318,11 @@ async function main(): Promise<void> {
         method: 'hvpOperator apply (v-independent part prepared once)',
         pairedRatio: hvpRepeat.pairedRatio,
         cpuTimeRatio: hvpRepeat.cpuTimeRatio,
+        ...macsAndPeak(
+          graphMacs(model, 'hvpApply', HVP_BATCH),
+          torchHvpMacs(WIDTHS, HVP_BATCH, true),
+          hvpRepeat,
+        ),
       },
     });
   } finally {
