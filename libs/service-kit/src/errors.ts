@@ -100,6 +100,27 @@ function isServiceError(err: unknown): err is ServiceError {
 }
 
 /**
+ * Longest status message sent. Messages often quote the request ("dataset \"<id>\" not found"); an
+ * unbounded one becomes a trailer larger than the client accepts, which resets the stream (the
+ * client sees INTERNAL "Protocol error", not our status) and destroys its whole connection.
+ */
+export const MAX_STATUS_DETAILS = 1024;
+
+function boundedDetails(message: string): string {
+  const cut =
+    message.length <= MAX_STATUS_DETAILS ? message : `${message.slice(0, MAX_STATUS_DETAILS)}… (truncated)`;
+  // A lone surrogate (a cut emoji, or one in the request) makes grpc-js's encodeURI throw while it
+  // sends the status: an uncaught URIError that ends the process.
+  return cut.toWellFormed();
+}
+
+/** A metadata value must be printable ASCII (and short): anything else is escaped or cut. */
+function headerSafe(value: string): string {
+  const escaped = value.replace(/[^\x20-\x7e]/gu, (c) => encodeURIComponent(c));
+  return escaped.length <= 256 ? escaped : `${escaped.slice(0, 256)}...`;
+}
+
+/**
  * Translates anything thrown by a handler into a deliberate gRPC status. Known domain errors keep
  * their code and message; errors from downstream gRPC calls keep their code (a dependency that is
  * UNAVAILABLE stays UNAVAILABLE); everything else is a bug: INTERNAL, with details only in the log.
@@ -107,19 +128,19 @@ function isServiceError(err: unknown): err is ServiceError {
 export function toServiceError(err: unknown, log?: Logger): Partial<ServiceError> {
   if (err instanceof GenGapError) {
     const metadata = new Metadata();
-    if (err instanceof InvalidArgumentError) metadata.set(FIELD_METADATA_KEY, err.field);
+    if (err instanceof InvalidArgumentError) metadata.set(FIELD_METADATA_KEY, headerSafe(err.field));
     if (err.code === status.INTERNAL) log?.error({ err }, 'internal error');
-    return { code: err.code, details: err.message, metadata };
+    return { code: err.code, details: boundedDetails(err.message), metadata };
   }
   const mapped = errorNameToStatus[(err as Error | undefined)?.name ?? ''];
   if (mapped !== undefined) {
-    return { code: mapped, details: (err as Error).message, metadata: new Metadata() };
+    return { code: mapped, details: boundedDetails((err as Error).message), metadata: new Metadata() };
   }
   if (isServiceError(err)) {
     // Deadline and cancellation of downstream calls propagate as they are.
     const code = err.code === status.UNKNOWN ? status.INTERNAL : err.code;
     if (code === status.INTERNAL) log?.error({ err }, 'downstream internal error');
-    return { code, details: err.details || err.message, metadata: new Metadata() };
+    return { code, details: boundedDetails(err.details || err.message), metadata: new Metadata() };
   }
   log?.error({ err }, 'unhandled error in handler');
   return { code: status.INTERNAL, details: 'internal error (see the service log)', metadata: new Metadata() };
