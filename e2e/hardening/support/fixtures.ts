@@ -168,3 +168,47 @@ export async function jobCounts(stack: ProcessStack): Promise<Record<string, num
   }
   return counts;
 }
+
+/** Cancels every dataset, run, analysis and experiment that is still queued or running. */
+export async function cancelLiveJobs(stack: ProcessStack): Promise<number> {
+  let cancelled = 0;
+  const live = (state: number | undefined) => !TERMINAL.has(state ?? 0);
+  const all = { page: { pageSize: 1000, pageToken: '' } };
+  const ignore = () => {};
+  if (stack.services.coordinator) {
+    const c = createClient(CoordinatorServiceClient, address(stack, 'coordinator'));
+    const r = await callUnary(c, c.listExperiments, ListExperimentsRequest.fromPartial(all));
+    for (const e of r.experiments.filter((x) => live(x.status?.state))) {
+      await callUnary(c, c.cancelExperiment, { experimentId: e.experimentId }).then(
+        () => cancelled++,
+        ignore,
+      );
+    }
+    closeClient(c);
+  }
+  if (stack.services.analysis) {
+    const c = createClient(AnalysisServiceClient, address(stack, 'analysis'));
+    const r = await callUnary(c, c.listAnalyses, ListAnalysesRequest.fromPartial(all));
+    for (const a of r.analyses.filter((x) => live(x.status?.state))) {
+      await callUnary(c, c.cancelAnalysis, { analysisId: a.analysisId }).then(() => cancelled++, ignore);
+    }
+    closeClient(c);
+  }
+  if (stack.services.trainer) {
+    const c = createClient(TrainerServiceClient, address(stack, 'trainer'), { deadlineMs: 60_000 });
+    const r = await callUnary(c, c.listRuns, ListRunsRequest.fromPartial(all));
+    for (const run of r.runs.filter((x) => live(x.status?.state))) {
+      await callUnary(c, c.cancelRun, { runId: run.runId }).then(() => cancelled++, ignore);
+    }
+    closeClient(c);
+  }
+  if (stack.services.data) {
+    const c = createClient(DataServiceClient, address(stack, 'data'));
+    const r = await callUnary(c, c.listDatasets, ListDatasetsRequest.fromPartial(all));
+    for (const d of r.datasets.filter((x) => live(x.status?.state))) {
+      await callUnary(c, c.cancelDataset, { datasetId: d.datasetId }).then(() => cancelled++, ignore);
+    }
+    closeClient(c);
+  }
+  return cancelled;
+}
