@@ -4,6 +4,7 @@
 import {
   AnalysisServiceClient,
   type CancelAnalysisResponse,
+  type GetAnalysisInfoResponse,
   type GetAnalysisResponse,
   type ReadAnalysisArtifactResponse,
   type StartAnalysisRequest,
@@ -62,6 +63,8 @@ export interface AnalysisApi {
   ): AsyncIterable<WatchAnalysisResponse>;
   getAnalysis(analysisId: string, signal?: AbortSignal): Promise<GetAnalysisResponse>;
   cancelAnalysis(analysisId: string, signal?: AbortSignal): Promise<CancelAnalysisResponse>;
+  /** The kinds the service implements (UNIMPLEMENTED from services older than the RPC). */
+  getAnalysisInfo(signal?: AbortSignal): Promise<GetAnalysisInfoResponse>;
   readArtifact(
     analysisId: string,
     artifact: string,
@@ -117,6 +120,7 @@ export function analysisApi(address: string, options: ClientOptions): AnalysisAp
     getAnalysis: (analysisId, signal) => callUnary(c, c.getAnalysis, { analysisId }, settings(signal, d)),
     cancelAnalysis: (analysisId, signal) =>
       callUnary(c, c.cancelAnalysis, { analysisId }, settings(signal, d)),
+    getAnalysisInfo: (signal) => callUnary(c, c.getAnalysisInfo, {}, settings(signal, d)),
     readArtifact: (analysisId, artifact, signal) =>
       readStream(
         c,

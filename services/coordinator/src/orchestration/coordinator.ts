@@ -279,15 +279,48 @@ export class Coordinator {
   }
 
   /**
-   * Analysis kinds that cannot run here: all of them without an analysis service; otherwise the
-   * kinds the service answers UNIMPLEMENTED for. The service is asked with a spec that has no
-   * checkpoint (refused as INVALID_ARGUMENT by a kind that exists, so nothing is started).
+   * Analysis kinds that cannot run here: all of them without an analysis service; otherwise those the
+   * service does not list in GetAnalysisInfo. An analysis service older than GetAnalysisInfo (it
+   * answers UNIMPLEMENTED) is probed kind by kind instead (probeKinds). Answers are kept a minute.
    */
   private async missingAnalysisKinds(signal: AbortSignal): Promise<Map<string, string>> {
     const kinds = [...new Set(presets.flatMap((p) => presetAnalysisKinds(p)))];
     const api = this.deps.analysis;
     if (!api) return new Map(kinds.map((k) => [k, 'no analysis service configured']));
     if (this.probed && Date.now() - this.probed.at < 60_000) return this.probed.missing;
+    let missing: Map<string, string>;
+    try {
+      const info = await api.getAnalysisInfo(AbortSignal.any([signal, AbortSignal.timeout(5000)]));
+      // The service names kinds by their proto field names (hessian_eigen); presets by JSON names.
+      const served = new Set(info.kinds);
+      const snake = (kind: string) => kind.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+      missing = new Map();
+      for (const kind of kinds) {
+        if (served.has(kind) || served.has(snake(kind))) continue;
+        this.capabilities.unimplemented.add(kind);
+        missing.set(kind, NOT_IMPLEMENTED_NOTE);
+      }
+    } catch (err) {
+      const code = rpcCodeOf(err);
+      if (code !== RpcCode.UNIMPLEMENTED) {
+        // Unreachable (or failing): say so, and ask again next time rather than remember it.
+        return new Map(
+          kinds.map((k) => [k, `the analysis service did not answer (${(err as Error).message})`]),
+        );
+      }
+      missing = await this.probeKinds(kinds, signal);
+    }
+    this.probed = { at: Date.now(), missing };
+    return missing;
+  }
+
+  /**
+   * For an analysis service without GetAnalysisInfo: each kind is asked for with a spec that has no
+   * checkpoint, refused as INVALID_ARGUMENT by a kind that exists (so nothing is started) and as
+   * UNIMPLEMENTED by one that does not.
+   */
+  private async probeKinds(kinds: readonly string[], signal: AbortSignal): Promise<Map<string, string>> {
+    const api = this.deps.analysis as AnalysisApi;
     const missing = new Map<string, string>();
     for (const kind of kinds) {
       if (this.capabilities.unimplemented.has(kind)) {
@@ -313,7 +346,6 @@ export class Coordinator {
         }
       }
     }
-    this.probed = { at: Date.now(), missing };
     return missing;
   }
 
