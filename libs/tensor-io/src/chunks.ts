@@ -177,6 +177,11 @@ export interface ChunkSource {
   sha256Hex?: string;
   /** Resolves to `length` bytes starting at `offset`; the returned buffer is not reused by the source. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * The CRC-32 of bytes [offset, offset + length) when already known (see BlockCrc32), so the
+   * stream need not compute it; undefined means compute it from the bytes read.
+   */
+  crc32?(offset: number, length: number): number | undefined;
 }
 
 /**
@@ -216,7 +221,7 @@ export async function* toChunksFrom(
         shape: source.shape,
         offset,
         data: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
-        crc32: crc32(data),
+        crc32: source.crc32?.(offset, data.byteLength) ?? crc32(data),
         lastOfTensor: last,
         sha256Hex: last ? (hash ? hash.digest('hex') : (source.sha256Hex as string)) : '',
       };

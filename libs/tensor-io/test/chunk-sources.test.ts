@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
+import { crc32 } from 'node:zlib';
 import { DataType } from '@gengap/proto/common/v1/tensor';
 import { ReadDatasetResponse } from '@gengap/proto/data/v1/data_service';
 import {
+  BlockCrc32,
+  blockCrc32s,
   ChunkAssembler,
   type ChunkSource,
   ChunkWireError,
+  crc32Combine,
   decodeChunkEnvelope,
   memorySource,
   type RawTensor,
@@ -103,4 +107,24 @@ test('ChunkAssembler assembles into memory the caller provides (a SharedArrayBuf
   assert.deepEqual(Uint8Array.from(out?.data ?? []), t.data);
   const wrong = new ChunkAssembler({ allocate: () => new Uint8Array(3) });
   assert.throws(() => wrong.push([...toChunks([t], 128)][0] as never), /returned 3 bytes/);
+});
+
+test('CRC-32 of block-aligned ranges from per-block CRCs equals zlib, and feeds chunk streams', async () => {
+  const data = new Uint8Array(1_000_003).map((_, i) => (i * 2654435761) >>> 24);
+  for (const cut of [0, 1, 7, 65_536, 300_000, 1_000_003]) {
+    const a = data.subarray(0, cut);
+    const b = data.subarray(cut);
+    assert.equal(crc32Combine(crc32(a), crc32(b), b.byteLength), crc32(data), `cut at ${cut}`);
+  }
+  const blocks = new BlockCrc32(blockCrc32s(data, 65_536, crc32), 65_536, data.byteLength);
+  assert.equal(blocks.range(3 * 65_536, 5 * 65_536), crc32(data.subarray(3 * 65_536, 8 * 65_536)));
+  assert.equal(blocks.range(10 * 65_536, data.byteLength - 10 * 65_536), crc32(data.subarray(10 * 65_536)));
+  assert.equal(blocks.range(1, 65_536), undefined, 'unaligned start');
+  assert.equal(blocks.range(0, 1000), undefined, 'unaligned end');
+  // A source with recorded block CRCs produces the same chunks as one without.
+  const t: RawTensor = { name: 'x', dtype: DataType.DATA_TYPE_UINT8, shape: [data.byteLength], data };
+  for (const size of [65_536, 4 * 65_536, 100_000]) {
+    const source = { ...memorySource(t), crc32: (o: number, n: number) => blocks.range(o, n) };
+    assert.deepEqual(await collect(toChunksFrom([source], size)), [...toChunks([t], size)]);
+  }
 });

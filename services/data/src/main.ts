@@ -34,6 +34,8 @@ await runServiceMain({
       .default(defaultLimits.maxChunkBytes),
     /** Dataset generations running at once (each in its own worker thread). */
     GENGAP_DATASET_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+    /** Generations that may wait for a worker; a CreateDataset beyond is RESOURCE_EXHAUSTED at once. */
+    GENGAP_MAX_QUEUED_DATASETS: z.coerce.number().int().min(0).max(100_000).default(64),
   },
   build(config, log) {
     const settings = serverSettingsFrom(config, log, [serviceNames.data]);
@@ -58,6 +60,7 @@ await runServiceMain({
       },
       cacheDir: join(stateDir, 'cache'),
       concurrency: config.GENGAP_DATASET_CONCURRENCY,
+      maxQueued: config.GENGAP_MAX_QUEUED_DATASETS,
       runner: runInWorker,
       log,
     });

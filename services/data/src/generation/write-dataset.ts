@@ -3,11 +3,19 @@
 // sha256 of every file. Publishing the directory is the storage's job (an atomic rename).
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { DataType } from '@gengap/proto/common/v1/tensor';
 import type { DatasetManifest, DatasetSpec, SplitStatistics } from '@gengap/proto/data/v1/dataset';
-import { encodeNpyHeader, type HostTensor, writeFileAtomic, writeNpyFile } from '@gengap/tensor-io';
+import {
+  blockCrc32s,
+  encodeNpyHeader,
+  type HostTensor,
+  writeFileAtomic,
+  writeNpyFile,
+} from '@gengap/tensor-io';
 import type { DatasetData, SplitData, SplitName } from '../datasets/types.ts';
 import {
+  CRC_BLOCK_BYTES,
   encodeManifestFile,
   MANIFEST_FILE,
   type ManifestFile,
@@ -44,8 +52,15 @@ async function writeTensor(dir: string, file: string, tensor: HostTensor): Promi
   const header = encodeNpyHeader(tensor.dtype, tensor.shape);
   const dataSha256 = createHash('sha256').update(tensor.data).digest('hex');
   const fileSha256 = createHash('sha256').update(header).update(tensor.data).digest('hex');
+  const blocks = blockCrc32s(tensor.data, CRC_BLOCK_BYTES, crc32);
   return {
-    tensor: { file, dtype: tensor.dtype as StoredTensor['dtype'], shape: tensor.shape, sha256: dataSha256 },
+    tensor: {
+      file,
+      dtype: tensor.dtype as StoredTensor['dtype'],
+      shape: tensor.shape,
+      sha256: dataSha256,
+      blockCrc32: Buffer.from(blocks.buffer, blocks.byteOffset, blocks.byteLength).toString('base64'),
+    },
     fileSha256,
     bytes: header.byteLength + tensor.data.byteLength,
   };

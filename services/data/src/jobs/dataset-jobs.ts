@@ -15,6 +15,7 @@ import {
   jobStatusOf,
   type Logger,
   NotFoundError,
+  ResourceExhaustedError,
 } from '@gengap/service-kit';
 import { GenerationFailure, type GenerationRunner } from '../generation/runner.ts';
 import { Code } from '../generation/task.ts';
@@ -33,6 +34,8 @@ export interface DatasetJobsOptions {
   cacheDir: string;
   /** Generations running at once. */
   concurrency: number;
+  /** Generations that may wait beyond the running ones; more CreateDatasets are RESOURCE_EXHAUSTED. */
+  maxQueued?: number;
   runner: GenerationRunner;
   log: Logger;
 }
@@ -131,6 +134,13 @@ export class DatasetJobs {
       ({ job, created } = store.createOrGet(newJob));
     }
     if (created) {
+      const maxQueued = this.options.maxQueued ?? Number.POSITIVE_INFINITY;
+      if (this.queue.length >= maxQueued && this.running.size >= this.options.concurrency) {
+        store.deleteJob(id);
+        throw new ResourceExhaustedError(
+          `dataset queue is full (${this.options.concurrency} generating, ${maxQueued} waiting); retry later`,
+        );
+      }
       this.appendStatus(job, 'state:QUEUED');
       this.enqueue(id);
     }

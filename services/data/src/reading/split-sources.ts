@@ -5,10 +5,10 @@
 // (character codes, +-1 bits); those are converted chunk by chunk and hashed as they stream.
 import { DataType } from '@gengap/proto/common/v1/tensor';
 import { InvalidArgumentError } from '@gengap/service-kit';
-import { type ChunkSource, dtypeToProto, type NpyReader } from '@gengap/tensor-io';
+import { BlockCrc32, type ChunkSource, dtypeToProto, type NpyReader } from '@gengap/tensor-io';
 import type { SplitName } from '../datasets/types.ts';
 import type { DatasetStorage } from '../storage/dataset-storage.ts';
-import type { ManifestFile, StoredTensor } from '../storage/manifest-file.ts';
+import { CRC_BLOCK_BYTES, type ManifestFile, type StoredTensor } from '../storage/manifest-file.ts';
 import type { Lease } from './buffer-pool.ts';
 
 /** Tensor order in a ReadDataset stream. */
@@ -64,7 +64,7 @@ export function inputDtypeFor(file: ManifestFile, dtype: DataType): DataType {
 }
 
 function storedSource(name: string, tensor: StoredTensor, reader: NpyReader, lease: Lease): ChunkSource {
-  return {
+  const source: ChunkSource = {
     name,
     dtype: dtypeToProto(tensor.dtype),
     shape: tensor.shape,
@@ -72,6 +72,14 @@ function storedSource(name: string, tensor: StoredTensor, reader: NpyReader, lea
     sha256Hex: tensor.sha256,
     read: async (offset, length) => reader.readInto(await lease.acquire(length), offset),
   };
+  if (tensor.blockCrc32) {
+    // CRCs recorded at generation: block-aligned chunks (any multiple of 64 KiB) are not re-scanned.
+    const bytes = Buffer.from(tensor.blockCrc32, 'base64');
+    const blocks = new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    const crcs = new BlockCrc32(blocks, CRC_BLOCK_BYTES, reader.dataBytes);
+    source.crc32 = (offset, length) => crcs.range(offset, length);
+  }
+  return source;
 }
 
 /** float32 inputs delivered as another dtype, converted a chunk at a time. */

@@ -13,7 +13,14 @@ export interface StoredTensor {
   shape: number[];
   /** sha256 of the tensor's element bytes (what a ReadDataset stream carries), not of the file. */
   sha256: string;
+  /**
+   * CRC-32 of every CRC_BLOCK_BYTES block of the element bytes, little-endian uint32s in base64: a
+   * stream of block-aligned chunks sends their CRCs without computing them (tensor-io BlockCrc32).
+   */
+  blockCrc32?: string;
 }
+
+export const CRC_BLOCK_BYTES = 64 * 1024;
 
 export interface StorageLayout {
   /** Per split, tensors by their stream name: "x", "y" and, after label corruption, "y_clean". */
