@@ -16,6 +16,8 @@ export const coordinatorConfigShape = {
   GENGAP_ANALYSIS_ADDRESS: z.string().optional(),
   /** Training runs in flight at once across all trainers (experiments may ask for fewer). */
   GENGAP_MAX_CONCURRENT_RUNS: z.coerce.number().int().min(1).max(10_000).default(2),
+  /** Experiments running at once; StartExperiment beyond this is RESOURCE_EXHAUSTED at once. */
+  GENGAP_MAX_ACTIVE_EXPERIMENTS: z.coerce.number().int().min(1).max(100_000).default(64),
   GENGAP_EXECUTOR: z.enum(['trainer-service', 'kubernetes']).default('trainer-service'),
   /** Where reports are written (default: <GENGAP_STATE_DIR>/reports). */
   GENGAP_REPORTS_DIR: z.string().optional(),

@@ -20,6 +20,7 @@ export interface CoordinatorServiceOptions {
   analysisAddress?: string | undefined;
   executor?: Executor;
   maxConcurrentRuns: number;
+  maxActiveExperiments?: number;
   retryBaseMs: number;
   retryMaxMs: number;
   unreachableBudgetMs: number;
@@ -61,6 +62,7 @@ export async function buildCoordinatorService(
     analysis,
     log: options.log,
     maxConcurrentRuns: options.maxConcurrentRuns,
+    ...(options.maxActiveExperiments ? { maxActiveExperiments: options.maxActiveExperiments } : {}),
     backoff: { baseMs: options.retryBaseMs, maxMs: options.retryMaxMs },
     unreachableBudgetMs: options.unreachableBudgetMs,
     reportsDir,

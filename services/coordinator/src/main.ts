@@ -28,6 +28,7 @@ await runServiceMain({
       analysisAddress: config.GENGAP_ANALYSIS_ADDRESS,
       ...(kubernetes ? { executor: createKubernetesExecutor(config, log) } : {}),
       maxConcurrentRuns: config.GENGAP_MAX_CONCURRENT_RUNS,
+      maxActiveExperiments: config.GENGAP_MAX_ACTIVE_EXPERIMENTS,
       retryBaseMs: config.GENGAP_RETRY_BASE_MS,
       retryMaxMs: config.GENGAP_RETRY_MAX_MS,
       unreachableBudgetMs: config.GENGAP_UNREACHABLE_BUDGET_MS,

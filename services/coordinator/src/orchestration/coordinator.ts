@@ -20,6 +20,7 @@ import {
   InvalidArgumentError,
   type Logger,
   NotFoundError,
+  ResourceExhaustedError,
   UnavailableError,
 } from '@gengap/service-kit';
 import type { AnalysisApi, DataApi, TrainerApi } from '../clients/service-clients.ts';
@@ -50,6 +51,8 @@ export interface CoordinatorDeps {
   analysis: AnalysisApi | undefined;
   log: Logger;
   maxConcurrentRuns: number;
+  /** Experiments running at once; a StartExperiment beyond is RESOURCE_EXHAUSTED (default: no limit). */
+  maxActiveExperiments?: number;
   backoff: BackoffPolicy;
   unreachableBudgetMs: number;
   reportsDir: string;
@@ -130,6 +133,11 @@ export class Coordinator {
     const { resolved, preset } = this.resolve(request);
     const { store } = this.deps;
     const known = store.experimentByKey(key);
+    const limit = this.deps.maxActiveExperiments ?? Number.POSITIVE_INFINITY;
+    if (!known && this.running.size >= limit)
+      throw new ResourceExhaustedError(
+        `${this.running.size} experiments are running (GENGAP_MAX_ACTIVE_EXPERIMENTS); retry later`,
+      );
     // The same resolved spec under another key is another experiment: its id gets the key's hash.
     const taken = store.experiment(resolved.experimentId);
     const id =
