@@ -687,7 +687,11 @@ describe('bad input, table-driven, every RPC', () => {
         const deadline = Date.now() + 60_000;
         let failed: { status?: { error?: { code: number } } }[] = [];
         while (Date.now() < deadline) {
-          const r = await callUnary(client, client.listAnalyses, ListAnalysesRequest.fromPartial({ state: 4 }));
+          const r = await callUnary(
+            client,
+            client.listAnalyses,
+            ListAnalysesRequest.fromPartial({ state: 4 }),
+          );
           failed = r.analyses;
           if (failed.length >= count) break;
           await new Promise((res) => setTimeout(res, 200));
@@ -695,7 +699,9 @@ describe('bad input, table-driven, every RPC', () => {
         assert.equal(failed.length, count, 'every accepted analysis of an unknown checkpoint failed');
         for (const a of failed) {
           assert.ok(
-            [status.NOT_FOUND, status.FAILED_PRECONDITION, status.INVALID_ARGUMENT].includes(a.status?.error?.code ?? 0),
+            [status.NOT_FOUND, status.FAILED_PRECONDITION, status.INVALID_ARGUMENT].includes(
+              a.status?.error?.code ?? 0,
+            ),
             `failed with ${statusName(a.status?.error?.code ?? 0)}`,
           );
         }
