@@ -11,13 +11,8 @@ export function allocate(dtype: FloatDType, length: number): FloatArray {
 
 /** The array itself when it already has `dtype`, else a converted copy. */
 export function asDType(values: ArrayLike<number>, dtype: FloatDType): FloatArray {
-  if (dtype === 'float32' && values instanceof Float32Array) return values;
-  if (dtype === 'float64' && values instanceof Float64Array) return values;
-  // An indexed loop: TypedArray.from (iterator protocol) and set() across element types take twice as
-  // long, which shows in every hvpOperator apply (a Float64Array direction per call).
-  const out = allocate(dtype, values.length);
-  for (let i = 0; i < values.length; i++) out[i] = values[i]!;
-  return out;
+  if (dtype === 'float32') return values instanceof Float32Array ? values : Float32Array.from(values);
+  return values instanceof Float64Array ? values : Float64Array.from(values);
 }
 
 /**
