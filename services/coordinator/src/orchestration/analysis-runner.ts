@@ -66,7 +66,11 @@ export class AnalysisRunner {
     this.deps = deps;
   }
 
-  private record(name: string, patch: Parameters<CoordinatorStore['upsertAnalysis']>[2]): AnalysisRecord {
+  /**
+   * Records an analysis the coordinator computes itself (over runs and other analyses), e.g. a shift
+   * detection's p-values: its state, a one-line note and the result as JSON (summary_json).
+   */
+  record(name: string, patch: Parameters<CoordinatorStore['upsertAnalysis']>[2]): AnalysisRecord {
     const record = this.deps.store.upsertAnalysis(this.experimentId, name, patch);
     this.deps.events.analysis(record);
     return record;

@@ -30,7 +30,8 @@ export function analysisRefOf(record: AnalysisRecord): ExperimentAnalysisRef {
     name: localAnalysisName(record),
     analysisId: record.analysisId,
     status: { ...status, state: toProtoState(record.state), phase: record.note || status.phase },
-    summaryJson: '',
+    // What the coordinator computed itself (shift detection's p-values, pre-training's comparison).
+    summaryJson: record.resultJson,
   };
 }
 
