@@ -2,6 +2,7 @@
 // on the same state folder finishes the experiment with exactly one completed run per cell: no
 // trainer run is started twice (the idempotency key of each attempt is stored before StartRun), no
 // run is lost, and every run's epoch metrics are recorded once, without gaps.
+// The same holds for the runs an experiment analysis adds (greedy layer-wise pre-training stages).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -118,4 +119,74 @@ test('a coordinator killed mid-experiment and restarted finishes it with one com
   } finally {
     store.close();
   }
+});
+
+test('a coordinator killed in the middle of greedy layer-wise pre-training resumes the chains without repeating a stage', async () => {
+  const env = {
+    GENGAP_STATE_DIR: join(dir.path, 'coordinator-pretraining'),
+    GENGAP_DATA_ADDRESS: data.address,
+    GENGAP_TRAINER_ADDRESSES: trainer.address,
+    GENGAP_MAX_CONCURRENT_RUNS: '2',
+  };
+  const spec = tinySpec(
+    {
+      name: 'restart-pretraining',
+      seeds: [1, 2],
+      experimentAnalyses: [{ pretrainFinetune: { pretrainEpochs: 3 } }],
+    },
+    3,
+    1024,
+  );
+  spec.base.run.model = {
+    inputShape: [8],
+    numOutputs: 3,
+    layers: [
+      { dense: { units: 16 } },
+      { activation: { activation: 'ACTIVATION_RELU' } },
+      { dense: { units: 8 } },
+      { activation: { activation: 'ACTIVATION_RELU' } },
+      { dense: { units: 3 } },
+    ],
+  };
+  const first = await spawnCoordinator(env);
+  let client = createClient(CoordinatorServiceClient, first.address, { deadlineMs: 30_000 });
+  const { experiment } = await callUnary(client, client.startExperiment, {
+    source: { $case: 'specText', value: JSON.stringify(spec) },
+    idempotencyKey: 'restart-pretraining',
+    labels: {},
+  });
+  const id = experiment?.experimentId as string;
+  // Kill it once a second-layer stage exists: some chain is between its stages.
+  for await (const message of readStream(client, client.watchExperiment, {
+    experimentId: id,
+    fromSequence: 0,
+  })) {
+    const event = message.event?.event;
+    if (event?.$case === 'run' && event.value.label.startsWith('pre-training layer 2')) break;
+  }
+  first.child.kill('SIGKILL');
+  await new Promise((resolve) => first.child.once('exit', resolve));
+  closeClient(client);
+
+  const second = await spawnCoordinator(env);
+  client = createClient(CoordinatorServiceClient, second.address, { deadlineMs: 30_000 });
+  const { experiment: done } = await untilFinished(client, id);
+  closeClient(client);
+  second.child.kill('SIGTERM');
+  await new Promise((resolve) => second.child.once('exit', resolve));
+
+  assert.equal(done.status?.state, JobState.JOB_STATE_SUCCEEDED, done.status?.error?.message);
+  // Two seeds: each from scratch, two stages, fine-tuned.
+  assert.equal(done.runs.length, 8);
+  for (const run of done.runs) assert.equal(run.attempts, 1, `${run.label} was not attempted again`);
+  const trainers = trainerClient(trainer.address);
+  const { runs } = await callUnary(trainers, trainers.listRuns, {
+    labels: { [RUN_LABELS.experiment]: id },
+    state: 0,
+  });
+  closeClient(trainers);
+  assert.equal(runs.length, 8, 'one trainer run per cell: no stage started twice');
+  assert.deepEqual(new Set(runs.map((r) => r.runId)), new Set(done.runs.map((r) => r.runId)));
+  const summary = done.experimentAnalyses.find((a) => a.name === 'pretrainFinetune0');
+  assert.equal(JSON.parse(summary?.summaryJson ?? '{}').arms?.[0]?.pretrained?.n, 2);
 });

@@ -1,8 +1,8 @@
 // Analyses attached to runs and to the experiment, against the real analysis service: every k
 // epochs on permanent checkpoints, filtered by cell label, repeated on a RESCALE's checkpoint;
 // paired runs on neighbouring datasets (stability), statistics across runs, a teacher-student
-// chain (the student is trained on the teacher's soft labels), and an analysis the contracts cannot
-// express yet recorded as not implemented.
+// chain (the student is trained on the teacher's soft labels). Pre-training and shift detection, which
+// train runs of their own, are in pretraining-and-shift-detection.test.ts.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -48,7 +48,7 @@ after(async () => {
 
 const SUCCEEDED = JobState.JOB_STATE_SUCCEEDED;
 
-test('run-level and experiment-level analyses run where they apply, and what cannot run says so', async () => {
+test('run-level and experiment-level analyses run where they apply', async () => {
   const base = tinySpec({}, 3).base;
   base.run.checkpoints = { keepEveryEpochs: 1 };
   const spec = tinySpec({
@@ -82,7 +82,6 @@ test('run-level and experiment-level analyses run where they apply, and what can
           analyses: [{ generalizationGap: {} }],
         },
       },
-      { pretrainFinetune: { pretrainEpochs: 1 } },
     ],
   });
   spec.base = { ...spec.base, run: base.run };
@@ -115,7 +114,4 @@ test('run-level and experiment-level analyses run where they apply, and what can
   assert.equal(paired?.status?.state, SUCCEEDED, JSON.stringify([...experimentLevel.keys()]));
   assert.equal(paired?.name, `paired0:stability:${original?.cellId}:${neighbour?.cellId}`);
   assert.equal(experimentLevel.get('across1:lateTrainingStatistics')?.status?.state, SUCCEEDED);
-  const pretrain = experimentLevel.get('pretrainFinetune3');
-  assert.equal(pretrain?.status?.state, JobState.JOB_STATE_FAILED);
-  assert.match(pretrain?.status?.phase ?? '', /not implemented yet/);
 });

@@ -3,7 +3,7 @@
 
 import type { JobFailure } from '@gengap/job-store';
 import { JobState } from '@gengap/proto/common/v1/job';
-import type { Dataset, DatasetSpec } from '@gengap/proto/data/v1/dataset';
+import type { Dataset, DatasetManifest, DatasetSpec } from '@gengap/proto/data/v1/dataset';
 import { DatasetSpec as DatasetSpecMessage } from '@gengap/proto/data/v1/dataset';
 import type { Logger } from '@gengap/service-kit';
 import type { DataApi } from '../clients/service-clients.ts';
@@ -57,6 +57,13 @@ export class DatasetProvider {
       pending.catch(() => this.pending.delete(key));
     }
     return pending;
+  }
+
+  /** The manifest of a generated dataset (split sizes, classes). */
+  async manifest(datasetId: string, signal: AbortSignal): Promise<DatasetManifest> {
+    const manifest = (await this.data.getDataset(datasetId, signal)).dataset?.manifest;
+    if (!manifest) throw new Error(`dataset ${datasetId} has no manifest`);
+    return manifest;
   }
 
   private async generate(spec: DatasetSpec, signal: AbortSignal): Promise<string> {

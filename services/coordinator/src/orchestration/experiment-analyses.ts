@@ -1,15 +1,13 @@
 // Analyses over several runs (ExperimentSpec.experiment_analyses), once the cells have finished:
 // paired runs (stability, interpolation), analyses across all runs (late-training statistics,
-// trajectories), teacher-student chains (defensive distillation), ensemble shift detection. What the
-// contracts cannot express yet (auto-encoder pre-training) is recorded as not implemented.
+// trajectories), teacher-student chains (defensive distillation), Detectron's shift detection
+// (shift-detection.ts) and greedy layer-wise pre-training then fine-tuning (pretrain-finetune.ts).
 import type { AnalysisSpec } from '@gengap/proto/analysis/v1/analysis';
 import type { CheckpointRef } from '@gengap/proto/common/v1/refs';
-import { Split } from '@gengap/proto/common/v1/refs';
 import type {
   ExperimentAnalysis,
   ExperimentSpec,
   PairedRuns,
-  ShiftDetection,
   TeacherStudent,
 } from '@gengap/proto/coordinator/v1/experiment';
 import { Cell, SweepMode } from '@gengap/proto/coordinator/v1/experiment';
@@ -17,9 +15,11 @@ import type { Logger } from '@gengap/service-kit';
 import type { AnalysisApi } from '../clients/service-clients.ts';
 import { canonicalJson, hashJson } from '../spec/canonical.ts';
 import type { CellRecord, CoordinatorStore, NewCell } from '../store/coordinator-store.ts';
-import { type AnalysisRunner, analysisKindOf, NOT_IMPLEMENTED_NOTE } from './analysis-runner.ts';
+import { type AnalysisRunner, analysisKindOf } from './analysis-runner.ts';
 import type { DatasetProvider } from './datasets.ts';
 import { RpcCode } from './failures.ts';
+import { pretrainFinetune } from './pretrain-finetune.ts';
+import { shiftDetection } from './shift-detection.ts';
 
 export interface ExperimentAnalysisDeps {
   experimentId: string;
@@ -202,108 +202,6 @@ async function teacherStudent(
   }
 }
 
-async function shiftDetection(
-  deps: ExperimentAnalysisDeps,
-  index: number,
-  shift: ShiftDetection,
-  signal: AbortSignal,
-) {
-  const name = `experiment/shiftDetection${index}`;
-  const members = succeeded(deps.store.cells(deps.experimentId).filter((c) => c.role === 'cell')).slice(
-    0,
-    Math.max(2, shift.ensembleSize),
-  );
-  const [first] = members;
-  if (!first || members.length < 2) {
-    deps.runner.skip(
-      name,
-      '',
-      'shift detection needs at least two succeeded runs for the ensemble',
-      RpcCode.FAILED_PRECONDITION,
-    );
-    return;
-  }
-  if (!first.datasetSpec) {
-    deps.runner.skip(
-      name,
-      '',
-      'shift detection needs a generated dataset (not a stored one)',
-      RpcCode.FAILED_PRECONDITION,
-    );
-    return;
-  }
-  const shiftedSpec = {
-    ...first.datasetSpec,
-    corruptions: [
-      ...first.datasetSpec.corruptions,
-      {
-        kind: {
-          $case: 'covariateShift' as const,
-          value: shift.shift ?? { kind: 0, severity: 0, classes: [], splits: 0 },
-        },
-      },
-    ],
-  };
-  const shiftedId = await deps.datasets.ensure(shiftedSpec, signal);
-  const trials = shift.trials || 10;
-  const significance = shift.significance || 0.05;
-  const ensemble = members.map((m) => runCheckpoint(m.runId));
-  const statistic = async (datasetId: string, trial: number, which: string) => {
-    const spec: AnalysisSpec = {
-      checkpoint: runCheckpoint(first.runId),
-      dataset: { datasetId },
-      split: Split.SPLIT_TEST,
-      numExamples: shift.querySize,
-      shuffleExamples: true,
-      seed: 1000 + trial,
-      threads: 0,
-      precision: 0,
-      device: 0,
-      kind: { $case: 'ensembleDisagreement', value: { members: ensemble } },
-    };
-    const record = await deps.runner.run(`${name}/${which}/${trial}`, '', spec, signal);
-    if (record.state !== 'SUCCEEDED' || !deps.analysis) return { record, value: undefined };
-    const got = (await deps.analysis.getAnalysis(record.analysisId, signal)).analysis;
-    const result = got?.result?.kind;
-    return {
-      record,
-      value: result?.$case === 'ensembleDisagreement' ? result.value.disagreementRate : undefined,
-    };
-  };
-  const nulls: number[] = [];
-  const shifted: number[] = [];
-  for (let t = 0; t < trials; t++) {
-    const a = await statistic(first.datasetId, t, 'null');
-    if (a.record.note.startsWith(NOT_IMPLEMENTED_NOTE)) {
-      deps.runner.skip(name, '', a.record.note);
-      return;
-    }
-    if (a.value !== undefined) nulls.push(a.value);
-    const b = await statistic(shiftedId, t, 'shifted');
-    if (b.value !== undefined) shifted.push(b.value);
-  }
-  const pValues = shifted.map((s) => (1 + nulls.filter((n) => n >= s).length) / (1 + nulls.length));
-  const power = pValues.length ? pValues.filter((p) => p < significance).length / pValues.length : Number.NaN;
-  const note = `ensemble of ${members.length}, query sets of ${shift.querySize}: detection power ${power.toFixed(2)} at significance ${significance} over ${pValues.length} trials (null disagreement mean ${mean(nulls).toFixed(3)}, shifted ${mean(shifted).toFixed(3)})`;
-  deps.store.upsertAnalysis(deps.experimentId, name, {
-    cellId: '',
-    state: pValues.length > 0 ? 'SUCCEEDED' : 'FAILED',
-    note,
-    resultJson: JSON.stringify({
-      statistic: 'disagreementRate',
-      nulls,
-      shifted,
-      pValues,
-      power,
-      significance,
-      shiftedDatasetId: shiftedId,
-    }),
-  });
-  deps.store.addNote(deps.experimentId, `Shift detection ${index + 1}: ${note}.`);
-}
-
-const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
-
 export async function runExperimentAnalyses(
   deps: ExperimentAnalysisDeps,
   signal: AbortSignal,
@@ -325,11 +223,7 @@ export async function runExperimentAnalyses(
           await shiftDetection(deps, index, kind.value, signal);
           break;
         case 'pretrainFinetune':
-          deps.runner.skip(
-            `experiment/pretrainFinetune${index}`,
-            '',
-            `${NOT_IMPLEMENTED_NOTE}: greedy layer-wise auto-encoder pre-training needs a reconstruction loss that RunSpec cannot express`,
-          );
+          await pretrainFinetune(deps, index, kind.value, signal);
           break;
         default:
           break;

@@ -19,7 +19,15 @@ import { COORDINATOR_SCHEMA } from './schema.ts';
 
 export const EXPERIMENT_KIND = 'experiment';
 
-export type CellRole = 'cell' | 'student';
+/**
+ * What a cell is: one of the experiment's own (`cell`), or a run an experiment analysis added: a
+ * distilled `student`, an auto-encoder stage (`pretrain`) or a fine-tuned run (`finetune`) of
+ * greedy layer-wise pre-training, a constrained disagreement classifier of Detectron (`cdc`).
+ */
+export type CellRole = 'cell' | 'student' | 'pretrain' | 'finetune' | 'cdc';
+
+/** Roles of the runs that only serve an experiment analysis (left out of the report's run charts). */
+export const AUXILIARY_ROLES: ReadonlySet<CellRole> = new Set(['pretrain', 'cdc']);
 
 export interface NewCell {
   cellId: string;
