@@ -9,7 +9,7 @@ import { NotFoundError } from '@gengap/service-kit';
 import type { AnalysisApi, DataApi } from '../clients/service-clients.ts';
 import { NOT_IMPLEMENTED_NOTE } from '../orchestration/analysis-runner.ts';
 import { experimentOf, experimentRunOf, localAnalysisName } from '../orchestration/views.ts';
-import type { CoordinatorStore } from '../store/coordinator-store.ts';
+import { type AnalysisRecord, AUXILIARY_ROLES, type CoordinatorStore } from '../store/coordinator-store.ts';
 import type { AnalysisArtifactBytes, DatasetSample, ReportInput, RunRecord } from './report-input.ts';
 
 /** Step metrics kept per run in a report (evenly thinned beyond this). */
@@ -48,6 +48,14 @@ async function readArtifact(
   return { analysisId, name, bytes: new Uint8Array(Buffer.concat(parts)) };
 }
 
+/**
+ * A per-trial analysis of an experiment analysis the coordinator computes itself (named
+ * "experiment/<analysis>/<part>"), e.g. one query set's ensemble disagreement in a shift detection.
+ */
+export function isSupportingAnalysis(record: Pick<AnalysisRecord, 'name' | 'cellId'>): boolean {
+  return record.cellId === '' && localAnalysisName(record).includes('/');
+}
+
 export async function gatherReportInput(
   deps: GatherDeps,
   experimentId: string,
@@ -56,12 +64,27 @@ export async function gatherReportInput(
   const { store } = deps;
   const job = store.experiment(experimentId);
   if (!job) throw new NotFoundError('experiment', experimentId);
-  const experiment = experimentOf(store, job);
   const meta = store.meta(experimentId);
   const notes: string[] = [...deps.presetNotes(meta.preset), ...meta.notes];
-  const records = store.analyses(experimentId);
+  // Runs and analyses that only serve an experiment analysis (auto-encoder stages, Detectron's CDCs
+  // and their per-trial ensemble analyses) are summarised by it, not drawn one by one.
+  const records = store.analyses(experimentId).filter((r) => !isSupportingAnalysis(r));
+  const cells = store.cells(experimentId);
+  const shown = cells.filter((c) => !AUXILIARY_ROLES.has(c.role));
+  const full = experimentOf(store, job);
+  const shownIds = new Set(shown.map((c) => c.cellId));
+  const experiment = {
+    ...full,
+    runs: full.runs.filter((r) => shownIds.has(r.cellId)),
+    experimentAnalyses: full.experimentAnalyses.filter((a) => !a.name.includes('/')),
+  };
+  const hidden = cells.length - shown.length;
+  if (hidden > 0)
+    notes.push(
+      `${hidden} runs that serve experiment analyses (auto-encoder pre-training stages, Detectron's disagreement classifiers) are summarised by those analyses rather than drawn; GetExperiment lists them.`,
+    );
 
-  const runs: RunRecord[] = store.cells(experimentId).map((cell) => ({
+  const runs: RunRecord[] = shown.map((cell) => ({
     run: experimentRunOf(cell, records),
     epochs: cell.runId ? store.epochs(experimentId, cell.cellId, cell.runId) : [],
     steps: cell.runId ? thin(store.steps(experimentId, cell.cellId, cell.runId), MAX_STEPS_PER_RUN) : [],

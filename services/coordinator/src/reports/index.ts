@@ -10,7 +10,9 @@ import { Analysis } from '@gengap/proto/analysis/v1/analysis';
 import { Experiment } from '@gengap/proto/coordinator/v1/experiment';
 import { type ChartDraft, fileStem } from './chart-draft.ts';
 import { analysisSections } from './charts/analysis-sections.ts';
+import { experimentSummarySections } from './charts/experiment-summaries.ts';
 import { learningCurveCharts } from './charts/learning-curves.ts';
+import { testErrorHistograms } from './charts/outcome-histograms.ts';
 import { sweepCharts } from './charts/sweep-charts.ts';
 import { type Column, columnsOf, type Row, toCsv } from './csv.ts';
 import { datasetSection } from './dataset-section.ts';
@@ -48,8 +50,9 @@ function sectionsOf(ctx: ReportContext): ReportSection[] {
     section('sweep', 'Outcome against the swept fields', {
       intro:
         'Time to fit and final error of every run against each numeric swept field (or the first categorical one).',
-      charts: sweepCharts(ctx),
+      charts: [...sweepCharts(ctx), ...testErrorHistograms(ctx)],
     }),
+    ...experimentSummarySections(ctx),
     ...analysisSections(ctx),
     section('datasets', 'Datasets', {
       tables: [datasets.table],
@@ -67,7 +70,7 @@ function sectionsOf(ctx: ReportContext): ReportSection[] {
       !isEmpty(s) &&
       (wanted.length === 0 ||
         wanted.includes(s.id) ||
-        (s.id.startsWith('analysis-') && wanted.includes('analyses'))),
+        ((s.id.startsWith('analysis-') || s.id.startsWith('experiment-')) && wanted.includes('analyses'))),
   );
 }
 

@@ -72,10 +72,14 @@ interface AnalysisRef {
 /** Names and runs of analyses, from the experiment's references (run-level and experiment-level). */
 function analysisRefs(ctx: ReportContext): Map<string, AnalysisRef> {
   const refs = new Map<string, AnalysisRef>();
+  // References without an analysis id never reached the service (skipped, or computed by the
+  // coordinator itself): the notes and the experiment summaries cover them.
   for (const view of ctx.runs)
-    for (const ref of view.record.run.analyses) refs.set(ref.analysisId, { name: ref.name, run: view });
+    for (const ref of view.record.run.analyses)
+      if (ref.analysisId) refs.set(ref.analysisId, { name: ref.name, run: view });
   for (const ref of ctx.input.experiment.experimentAnalyses)
-    if (!refs.has(ref.analysisId)) refs.set(ref.analysisId, { name: ref.name, run: undefined });
+    if (ref.analysisId && !refs.has(ref.analysisId))
+      refs.set(ref.analysisId, { name: ref.name, run: undefined });
   return refs;
 }
 
