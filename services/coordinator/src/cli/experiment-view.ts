@@ -79,8 +79,9 @@ export function isTerminal(state: JobState | undefined): boolean {
   return state !== undefined && terminal.has(state);
 }
 
+// NaN is "no such number" (an auto-encoder stage has no accuracy): shown as "-".
 export const percent = (v: number | null | undefined) =>
-  v === null || v === undefined ? '-' : `${(v * 100).toFixed(1)}%`;
+  v === null || v === undefined || Number.isNaN(v) ? '-' : `${(v * 100).toFixed(1)}%`;
 export const fixed = (v: number | null | undefined, digits = 3) =>
   v === null || v === undefined ? '-' : v.toFixed(digits);
 

@@ -6,7 +6,7 @@ import { JobState } from '@gengap/proto/common/v1/job';
 import type { Experiment, ExperimentEvent, ExperimentRun } from '@gengap/proto/coordinator/v1/experiment';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { stateName } from '../reports/run-tables.ts';
-import { isTerminal, percent, runSummaryJson } from './experiment-view.ts';
+import { fixed, isTerminal, percent, runSummaryJson } from './experiment-view.ts';
 
 export interface ProgressDisplay {
   start(experiment: Experiment): void;
@@ -30,10 +30,13 @@ interface RunState {
 export function finishedLine(run: ExperimentRun): string {
   const j = runSummaryJson(run);
   const parts = [j.status];
-  if (j.finalTrainAccuracy !== null)
-    parts.push(`train ${percent(j.finalTrainAccuracy)}`, `test ${percent(j.finalTestAccuracy)}`);
+  // Runs without an accuracy (auto-encoder stages) are described by their losses.
+  const accuracy = j.finalTrainAccuracy !== null && !Number.isNaN(j.finalTrainAccuracy);
+  if (accuracy) parts.push(`train ${percent(j.finalTrainAccuracy)}`, `test ${percent(j.finalTestAccuracy)}`);
+  else if (j.finalTrainLoss !== null)
+    parts.push(`train loss ${fixed(j.finalTrainLoss)}`, `test loss ${fixed(j.finalTestLoss)}`);
   if (j.timeToFitEpoch !== null) parts.push(`fitted at epoch ${j.timeToFitEpoch}`);
-  else if (j.finalTrainAccuracy !== null) parts.push('not fitted');
+  else if (accuracy) parts.push('not fitted');
   if (j.error) parts.push(j.error);
   return `${run.label || run.cellId}: ${parts.join(', ')}`;
 }
