@@ -5,7 +5,8 @@
 // (the engine adapter, the block operator and the Lanczos of services/analysis). Rounds alternate
 // between GenGap and the PyTorch peer so both see the same machine load; prints one JSON line
 // (bench/report.ts) with medians of wall-clock rounds, the median of paired ratios, the CPU-time
-// ratio, and how far the two sides' eigenvalues agree.
+// ratio, how far the two sides' eigenvalues agree, and each side's time per HVP and for the rest of a
+// round (prepare and Lanczos's vector work).
 // Options: --iterations N (default 30 = max(3k, 30), HESSIAN_EIGEN's default for k = 10)
 //          --repeats R (default 5) --quick (3 repeats).
 import { spawn } from 'node:child_process';
@@ -210,6 +211,11 @@ try {
       cpuTimeRatio: Number((median(theirs.map((t) => t.cpu)) / median(ours.map((o) => o.cpu))).toFixed(4)),
       hvpMs: Number(median(ours.map((o) => o.hvpMs)).toFixed(2)),
       peerHvpMs: Number(median(theirs.map((t) => t.hvp_ms)).toFixed(2)),
+      // The rest of a round (wall clock): the prepared HVP or gradient graph, and Lanczos's own vector
+      // work (reorthogonalisation against the whole basis), in the analysis service's JavaScript here
+      // and in torch/numpy on the peer.
+      nonHvpS: Number(median(ours.map((o) => o.value - (ITERATIONS * o.hvpMs) / 1000)).toFixed(4)),
+      peerNonHvpS: Number(median(theirs.map((t) => t.value - (ITERATIONS * t.hvp_ms) / 1000)).toFixed(4)),
       topEigenvalue: lastOurs[0],
       maxRelativeEigenvalueDifference: Number(agreement.toExponential(2)),
     },
