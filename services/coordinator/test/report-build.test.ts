@@ -433,3 +433,127 @@ describe('swept axes', () => {
     assert.equal(compactLabel(true), 'true');
   });
 });
+
+describe("buildReport for Erhan's and Detectron's experiment analyses", async () => {
+  const dir = tempDir();
+  const base = syntheticReportInput();
+  // 12 runs: six seeds from scratch, six fine-tuned after pre-training (the `init` axis).
+  const runs = base.runs.map((record, i) => ({
+    ...record,
+    run: ExperimentRun.fromPartial({
+      ...record.run,
+      seed: i % 6,
+      parameters: { init: JSON.stringify(i < 6 ? 'scratch' : 'pretrained') },
+      analyses: [],
+    }),
+  }));
+  const perTrial = [0, 1, 2].flatMap((trial) => [
+    {
+      query: 'in-distribution',
+      trial,
+      members: 3,
+      disagreementRate: 0.1,
+      meanEntropy: 0.2,
+      pValue: 0.5,
+      entropyPValue: 0.5,
+    },
+    {
+      query: 'shifted',
+      trial,
+      members: 2,
+      disagreementRate: 0.7,
+      meanEntropy: 0.6,
+      pValue: 0.25,
+      entropyPValue: 0.25,
+    },
+  ]);
+  const shift = {
+    significance: 0.05,
+    ensembleSize: 3,
+    querySize: 50,
+    finetuneEpochs: 3,
+    disagreement: { power: 0.9, falsePositiveRate: 0.05, nulls: [0.1, 0.1, 0.1], shifted: [0.7, 0.7, 0.7] },
+    entropy: { power: 0.8, falsePositiveRate: 0.1 },
+    perTrial,
+  };
+  const arm = (mean: number) => ({ n: 6, mean, std: 0.004, testErrors: [] });
+  const pretrain = {
+    arms: [{ group: {}, scratch: arm(0.081), pretrained: arm(0.077) }],
+    stages: [0, 1].flatMap((layer) =>
+      [0, 1].map((s) => ({
+        layer,
+        state: 'SUCCEEDED',
+        finalTrainReconstructionMse: 0.01 + layer + s,
+        finalTestReconstructionMse: 0.02,
+      })),
+    ),
+  };
+  const done = { state: JobState.JOB_STATE_SUCCEEDED, progress: 1, phase: 'computed', attempt: 1 };
+  const input: ReportInput = {
+    ...base,
+    runs,
+    analyses: [],
+    experiment: {
+      ...base.experiment,
+      spec: base.experiment.spec ? { ...base.experiment.spec, sweeps: [] } : undefined,
+      runs: runs.map((r) => r.run),
+      experimentAnalyses: [
+        { name: 'shiftDetection0', analysisId: '', status: done, summaryJson: JSON.stringify(shift) },
+        { name: 'pretrainFinetune1', analysisId: '', status: done, summaryJson: JSON.stringify(pretrain) },
+      ],
+    },
+  };
+  const out = await buildReport(input, dir);
+  const html = readFileSync(out.htmlPath, 'utf8');
+
+  test('a histogram of test error per group of seeds, with both groups', () => {
+    assert.deepEqual(out.problems, []);
+    const svg = readFileSync(join(dir, 'charts/test-error-histogram.svg'), 'utf8');
+    assert.ok(markCount(svg) > 5);
+    const rows = readCsv(join(dir, 'data/test-error-histogram.csv'));
+    assert.equal(rows.length, 12);
+    assert.deepEqual(new Set(rows.map((r) => r.group)), new Set(['scratch', 'pretrained']));
+    for (const row of rows) {
+      const record = runs.find((r) => r.run.cellId === row.run);
+      assert.ok(
+        Math.abs(Number(row.test_error) - (1 - (record?.run.summary?.finalTestAccuracy ?? 0))) < 1e-12,
+      );
+    }
+  });
+
+  test("the coordinator's summaries become sections: Detectron's power and trials, pre-training's arms and stages", () => {
+    assert.match(html, /Shift detection \(Detectron\): shiftDetection0/);
+    assert.match(html, /Greedy layer-wise pre-training: pretrainFinetune1/);
+    const tests = readCsv(join(dir, 'data/shiftdetection0-tests.csv'));
+    assert.deepEqual(
+      tests.map((t) => [t.test, Number(t.power), Number(t.false_positive_rate)]),
+      [
+        ['disagreement rate', 0.9, 0.05],
+        ['entropy (KS)', 0.8, 0.1],
+      ],
+    );
+    assert.equal(readCsv(join(dir, 'data/shiftdetection0-trials.csv')).length, 6);
+    assert.ok(existsSync(join(dir, 'charts/shiftdetection0-statistics.svg')));
+    const arms = readCsv(join(dir, 'data/pretrainfinetune1-arms.csv'));
+    assert.deepEqual(
+      arms.map((a) => [a.arm, Number(a.mean)]),
+      [
+        ['pretrained', 0.077],
+        ['scratch', 0.081],
+      ],
+    );
+    const stages = readCsv(join(dir, 'data/pretrainfinetune1-stages.csv'));
+    assert.deepEqual(
+      stages.map((s) => [Number(s.layer), Number(s.runs), Math.round(Number(s.train_mse) * 1e9) / 1e9]),
+      [
+        [1, 2, 0.51],
+        [2, 2, 1.51],
+      ],
+    );
+    assert.doesNotMatch(
+      html,
+      /unknown \(no record\)/,
+      'references computed by the coordinator are not "missing"',
+    );
+  });
+});
