@@ -67,8 +67,24 @@ export class CallLimiter {
     this.total = total;
   }
 
+  private handlers = 0;
+
+  /** Calls holding a slot (a cancelled call gives its slot back at once). */
   get size(): number {
     return this.inflight;
+  }
+
+  /** Handler functions that have not returned yet (a cancelled stream's handler must stop). */
+  get running(): number {
+    return this.handlers;
+  }
+
+  /** Counts a handler function from its start until its promise settles. */
+  track<T>(work: Promise<T>): Promise<T> {
+    this.handlers++;
+    return work.finally(() => {
+      this.handlers--;
+    });
   }
 
   /** Takes a slot for a call from `peer`; the returned function (idempotent) gives it back. */
@@ -170,12 +186,11 @@ export function unary<Req, Res>(method: string, fn: UnaryFn<Req, Res>, options: 
       const { ctx } = made;
       // A handler that ignores its signal still gets its caller answered at the deadline.
       ctx.signal.addEventListener('abort', () => reply(ctx.signal.reason), { once: true });
-      Promise.resolve()
-        .then(() => fn(call.request, ctx))
-        .then(
-          (res) => reply(undefined, res),
-          (err) => reply(err),
-        );
+      const work = Promise.resolve().then(() => fn(call.request, ctx));
+      (options.limiter ? options.limiter.track(work) : work).then(
+        (res) => reply(undefined, res),
+        (err) => reply(err),
+      );
     } catch (err) {
       reply(err);
     }
@@ -203,7 +218,9 @@ export function serverStream<Req, Res>(
       signal: ctx.signal,
       write: (message) => writeWithBackpressure(call, message, ctx.signal),
     };
-    fn(call.request, ctx, sink).then(
+    // A handler that throws synchronously must not escape as an uncaught exception.
+    const work = Promise.resolve().then(() => fn(call.request, ctx, sink));
+    (options.limiter ? options.limiter.track(work) : work).then(
       () => {
         dispose();
         if (!call.cancelled && !call.writableEnded) call.end();
