@@ -265,7 +265,8 @@ test('ListPresets lists the thirteen presets and what each cannot run here', asy
   assert.deepEqual(zhang?.sizes, ['quick', 'full']);
   assert.deepEqual(zhang?.missingAnalyses, [], 'zhang2017 needs only what exists');
   const erhan = presets.find((p) => p.name === 'erhan2010');
-  assert.ok(erhan?.missingAnalyses.some((m) => m.startsWith('pretrainFinetune')));
+  assert.ok(!erhan?.missingAnalyses.some((m) => m.startsWith('pretrainFinetune')), 'pre-training runs');
+  assert.deepEqual(presets.find((p) => p.name === 'detectron')?.missingAnalyses, []);
 });
 
 test('BuildReport rebuilds the report of a finished experiment', async () => {

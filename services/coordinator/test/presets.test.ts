@@ -83,10 +83,22 @@ test('zhang2017 quick: true labels, label noise up to random labels, shuffled an
   }
 });
 
-test('presets whose protocol needs what no service offers say so', () => {
+test("erhan2010 and detectron run their papers' protocols: pre-training stages and disagreement classifiers", () => {
   const erhan = presets.find((p) => p.name === 'erhan2010');
-  assert.match(erhan?.unsupported.join(' ') ?? '', /pretrainFinetune/);
-  assert.match(presets.find((p) => p.name === 'detectron')?.unsupported.join(' ') ?? '', /fine-tuning/);
+  assert.doesNotMatch(erhan?.unsupported.join(' ') ?? '', /pretrainFinetune/);
+  assert.deepEqual(presets.find((p) => p.name === 'detectron')?.unsupported, []);
+  const { cells, spec } = resolveExperiment(sourceFromJson(presetSpec('erhan2010', 'quick').spec));
+  assert.ok(cells.length >= 6, 'several seeds');
+  for (const cell of cells) assert.equal(cell.parameters.init, '"scratch"', 'the from-scratch arm is named');
+  assert.ok(spec.experimentAnalyses.some((a) => a.kind?.$case === 'pretrainFinetune'));
+  const detectron = resolveExperiment(sourceFromJson(presetSpec('detectron', 'quick').spec));
+  const shift = detectron.spec.experimentAnalyses[0]?.kind;
+  assert.equal(shift?.$case, 'shiftDetection');
+  if (shift?.$case === 'shiftDetection')
+    assert.ok(
+      1 / (shift.value.trials + 1) <= shift.value.significance,
+      'enough trials to reject at its level',
+    );
 });
 
 test('unknown presets and sizes are refused', () => {
