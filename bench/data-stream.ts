@@ -220,19 +220,28 @@ async function readOnce(
   };
 }
 
-async function rawOnce(address: string, expected: number): Promise<number> {
+async function rawOnce(address: string, expected: number, peerPid: number): Promise<ReadResult> {
   const Client = grpc.makeGenericClientConstructor(rawDefinition, 'RawPeer');
   const client = new Client(address, grpc.credentials.createInsecure(), {
     'grpc.max_receive_message_length': 64 * MiB,
     'grpc-node.flow_control_window': WINDOW,
   }) as unknown as { stream(req: Buffer): AsyncIterable<Buffer> } & grpc.Client;
+  const cpu = process.cpuUsage();
+  const serverCpu = cpuSecondsOf(peerPid);
   const start = performance.now();
   let bytes = 0;
   for await (const m of client.stream(Buffer.alloc(0))) bytes += m.byteLength;
   const seconds = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
   client.close();
   if (bytes !== expected) throw new Error(`raw peer sent ${bytes} of ${expected} bytes`);
-  return bytes / 1e6 / seconds;
+  const mb = bytes / 1e6;
+  return {
+    mbPerS: mb / seconds,
+    bytes,
+    clientCpuMsPerMb: (used.user + used.system) / 1000 / mb,
+    serverCpuMsPerMb: ((cpuSecondsOf(peerPid) - serverCpu) * 1000) / mb,
+  };
 }
 
 function summary(results: ReadResult[]) {
@@ -289,19 +298,19 @@ async function main(): Promise<void> {
     const idle = memoryOf(server.pid);
     const fast = fastClient(server.address);
     const warm = await readOnce(fast, datasetId, server.pid, true);
-    await rawOnce(`127.0.0.1:${port}`, xBytes);
+    await rawOnce(`127.0.0.1:${port}`, xBytes, peer.pid as number);
     const verified: ReadResult[] = [];
     const crcOnly: ReadResult[] = [];
     const generated: ReadResult[] = [];
     const defaultWindow: ReadResult[] = [];
-    const raw: number[] = [];
+    const raw: ReadResult[] = [];
     const windowed = createClient(DataServiceClient, server.address, {
       maxMessageBytes: 64 * MiB,
       channelOptions: { 'grpc-node.flow_control_window': WINDOW },
     });
     for (let r = 0; r < runs; r++) {
       verified.push(await readOnce(fast, datasetId, server.pid, true));
-      raw.push(await rawOnce(`127.0.0.1:${port}`, xBytes));
+      raw.push(await rawOnce(`127.0.0.1:${port}`, xBytes, peer.pid as number));
       crcOnly.push(await readOnce(fast, datasetId, server.pid, false));
       generated.push(await readOnce(windowed, datasetId, server.pid, true));
       defaultWindow.push(await readOnce(client, datasetId, server.pid, true));
@@ -313,7 +322,7 @@ async function main(): Promise<void> {
     await stopServer(server);
     peer.kill();
 
-    const reference = round(median(raw));
+    const reference = round(median(raw.map((r) => r.mbPerS)));
     const referenceName =
       'plain grpc-js stream of pre-allocated buffers (identity serializer, same chunk size, 16 MiB window)';
     const common = { datasetBytes: warm.bytes, chunkBytes, runs, loadAverage1m: round(loadAtStart, 2) };
@@ -330,7 +339,7 @@ async function main(): Promise<void> {
         ...summary(verified),
         client:
           'zero-copy chunk decoder, 16 MiB window; ChunkAssembler: sequence, offsets, CRC-32, sha256, reassembly',
-        referenceRuns: raw.map((v) => round(v)),
+        referencePeer: summary(raw),
         generationSeconds: round(generationSeconds, 2),
       },
     });
