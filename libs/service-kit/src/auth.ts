@@ -8,7 +8,7 @@
 // short fingerprint (the first 8 hex digits of its digest) as the caller's subject.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Metadata } from '@grpc/grpc-js';
+import { Metadata as GrpcMetadata, type Metadata } from '@grpc/grpc-js';
 import { ConfigError } from './config.ts';
 import { PermissionDeniedError, UnauthenticatedError } from './errors.ts';
 import type { CallContext } from './handlers.ts';
@@ -118,4 +118,18 @@ export function createAuthenticator(entries: readonly TokenEntry[]): Authenticat
     }
     return { subject: match.subject, roles: match.roles };
   };
+}
+
+/**
+ * Runs a server's token check (ServerSettings.beforeCall) for a request that did not come over gRPC
+ * (the coordinator's report pages): throws UNAUTHENTICATED / PERMISSION_DENIED like a call would.
+ */
+export function checkToken(
+  check: (method: string, metadata: Metadata) => unknown,
+  method: string,
+  token: string | undefined,
+): void {
+  const metadata = new GrpcMetadata();
+  if (token) metadata.set('authorization', `Bearer ${token}`);
+  check(method, metadata);
 }
