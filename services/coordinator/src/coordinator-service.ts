@@ -1,7 +1,7 @@
 // Wiring of the coordinator's parts, shared by main.ts and the tests: store, service clients,
 // executor, coordinator, gRPC server, report HTTP server.
 import { join, resolve } from 'node:path';
-import type { Logger, ServerSettings, ServiceParts } from '@gengap/service-kit';
+import { checkToken, type Logger, type ServerSettings, type ServiceParts } from '@gengap/service-kit';
 import { analysisApi, dataApi, TrainerPool } from './clients/service-clients.ts';
 import type { Executor } from './executors/executor.ts';
 import { TrainerServiceExecutor } from './executors/trainer-service-executor.ts';
@@ -42,6 +42,20 @@ export interface CoordinatorService extends ServiceParts {
   close(): Promise<void>;
 }
 
+/**
+ * The report server asks for the same tokens as the gRPC API (a read token is enough): the check is
+ * the server's own authenticator, applied to a read method.
+ */
+function authorizeHttp(
+  beforeCall: ServerSettings['beforeCall'],
+): { authorize: (token: string | undefined) => void } | undefined {
+  if (!beforeCall) return undefined;
+  return {
+    authorize: (token) =>
+      checkToken(beforeCall, '/gengap.coordinator.v1.CoordinatorService/GetExperiment', token),
+  };
+}
+
 export async function buildCoordinatorService(
   options: CoordinatorServiceOptions,
 ): Promise<CoordinatorService> {
@@ -77,6 +91,7 @@ export async function buildCoordinatorService(
       listExperiments: () =>
         coordinator.list({ page: { pageSize: 1000, pageToken: '' }, state: 0 }).experiments.reverse(),
       onError: (err) => options.log.error({ err }, 'http request failed'),
+      ...(authorizeHttp(options.settings.beforeCall) ?? {}),
     });
     options.log.info({ url: http.url }, 'reports served');
   }

@@ -1,6 +1,8 @@
 // The coordinator's HTTP face, on loopback by default: the live experiment list (GET /), its JSON
 // (GET /api/experiments, GET /api/experiments/<id>), and each experiment's report folder
-// (GET /experiments/<id>/...). Read-only: anything but GET and HEAD is refused.
+// (GET /experiments/<id>/...). Read-only: anything but GET and HEAD is refused. With `authorize`
+// (the coordinator's GENGAP_AUTH_TOKENS) every request needs a token: `Authorization: Bearer <token>`,
+// or HTTP Basic with the token as the password (browsers ask for it after the 401).
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,6 +25,20 @@ export interface ReportServerOptions {
   refreshSeconds?: number;
   /** Called with errors of requests (the response is a 500 without details). */
   onError?: (err: unknown) => void;
+  /** Checks a request's token; throws to refuse it. Absent: no authentication. */
+  authorize?: (token: string | undefined) => void;
+}
+
+/** The token of a request: a Bearer token, or the password of HTTP Basic. */
+function requestToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization ?? '';
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (bearer) return bearer[1];
+  const basic = /^Basic\s+(\S+)\s*$/i.exec(header);
+  if (!basic) return undefined;
+  const decoded = Buffer.from(basic[1] as string, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon >= 0 ? decoded.slice(colon + 1) : undefined;
 }
 
 export interface ReportServer {
@@ -65,6 +81,20 @@ async function handle(
     return;
   }
   const headOnly = method === 'HEAD';
+  if (options.authorize) {
+    try {
+      options.authorize(requestToken(req));
+    } catch {
+      res.setHeader('www-authenticate', 'Basic realm="GenGap", charset="UTF-8"');
+      send(
+        res,
+        401,
+        'text/plain; charset=utf-8',
+        'a token is required (Bearer, or Basic with the token as password)\n',
+      );
+      return;
+    }
+  }
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname;
 
