@@ -121,6 +121,7 @@ describe('mutual TLS and bearer tokens across the four services', () => {
         GENGAP_OUTBOUND_TOKEN: tokens.service,
         GENGAP_LOG_LEVEL: 'debug',
       },
+      perService: { coordinator: { GENGAP_HTTP_PORT: '0' } },
     });
   });
 
@@ -263,6 +264,22 @@ print(presets(${JSON.stringify(tokens.read)}), presets(None))
     const [count, anonymous] = py.stdout.trim().split(' ');
     assert.ok(Number(count) > 0, py.stdout);
     assert.equal(anonymous, 'UNAUTHENTICATED');
+  });
+
+  test("the coordinator's report pages ask for a token too (Bearer, or Basic with the token as password)", async () => {
+    const line = stack.services.coordinator
+      ?.output()
+      .split('\n')
+      .find((l) => l.includes('"msg":"reports served"'));
+    const url = (JSON.parse(line as string) as { url: string }).url;
+    const get = (headers: Record<string, string> = {}) => fetch(`${url}/api/experiments`, { headers });
+    const anonymous = await get();
+    assert.equal(anonymous.status, 401);
+    assert.match(anonymous.headers.get('www-authenticate') ?? '', /^Basic/);
+    assert.equal((await get({ authorization: `Bearer ${randomToken()}` })).status, 401);
+    assert.equal((await get({ authorization: `Bearer ${tokens.read}` })).status, 200);
+    const basic = Buffer.from(`anyone:${tokens.read}`).toString('base64');
+    assert.equal((await get({ authorization: `Basic ${basic}` })).status, 200);
   });
 
   test('no token in any log line; the start-up line reports TLS, mutual TLS and auth', () => {
