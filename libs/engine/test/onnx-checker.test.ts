@@ -29,6 +29,8 @@ sys.exit(1 if failures else 0)
 const KINDS: GraphKind[] = [
   'trainLoop',
   'trainLoopSoft',
+  'trainLoopSameBatch',
+  'trainLoopSameBatchSoft',
   'trainStep',
   'trainStepSoft',
   'eval',

@@ -60,7 +60,7 @@ function checkMetrics(
 
 describe('training matches PyTorch', () => {
   for (const s of scenarios.filter((x): x is TrainScenario => x.kind === 'train')) {
-    it(`${s.name} (${s.dtype}), ${s.steps} steps in one Loop call`, async () => {
+    it(`${s.name} (${s.dtype}), ${s.steps} steps in one Scan call`, async () => {
       const model = await compiled(s);
       const metrics = await model.trainSteps({
         x: decode(s.x),

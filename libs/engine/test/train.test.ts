@@ -1,4 +1,4 @@
-// Training runtime: the K-step Loop against single steps, resumption from a checkpoint (bitwise on CPU
+// Training runtime: the K-step Scan against single steps, resumption from a checkpoint (bitwise on CPU
 // with fixed threads, dropout included), in-graph dropout masks against their JS definition, frozen
 // parameters, and soft targets.
 import assert from 'node:assert/strict';
@@ -70,7 +70,7 @@ describe('training runtime', () => {
     assert.notEqual(await run(1, 1), base);
   });
 
-  it('runs K steps in one Loop call exactly like K single-step calls', async () => {
+  it('runs K steps in one Scan call exactly like K single-step calls', async () => {
     const loop = await compileModel(spec, { optimizer: adam });
     loop.initParameters(3);
     const single = await compileModel(spec, { optimizer: adam });

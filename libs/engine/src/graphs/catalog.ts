@@ -21,6 +21,8 @@ import { buildSingleStepGraph, buildTrainLoopGraph } from './train.ts';
 export type GraphKind =
   | 'trainLoop'
   | 'trainLoopSoft'
+  | 'trainLoopSameBatch'
+  | 'trainLoopSameBatchSoft'
   | 'trainStep'
   | 'trainStepSoft'
   | 'eval'
@@ -54,7 +56,9 @@ export function buildGraph(kind: GraphKind, { model, setup, dtype, batch = BATCH
   switch (kind) {
     case 'trainLoop':
     case 'trainLoopSoft':
-      return buildTrainLoopGraph(model, setup, { dtype, soft, batch });
+    case 'trainLoopSameBatch':
+    case 'trainLoopSameBatchSoft':
+      return buildTrainLoopGraph(model, setup, { dtype, soft, batch, sameBatch: kind.includes('SameBatch') });
     case 'trainStep':
     case 'trainStepSoft':
       return buildSingleStepGraph(model, setup, { dtype, soft, batch });

@@ -7,10 +7,9 @@ import type { FlatLayout } from '../model/layout.ts';
 import type { ResolvedModel } from '../model/resolve.ts';
 import type { Targets } from '../train/losses.ts';
 
-/** Symbolic axes: N examples per batch, K steps per training call, B stacked batches (K or 1). */
+/** Symbolic axes: N examples per batch, K steps per training call. */
 export const BATCH: Dim = 'N';
 export const STEPS: Dim = 'K';
-export const BATCHES: Dim = 'B';
 
 /** Slices a flat vector into the layout's tensors. */
 export function unpack(b: Builder, flat: Value, layout: FlatLayout): Value[] {

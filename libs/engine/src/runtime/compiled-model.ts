@@ -220,7 +220,7 @@ export class CompiledModel {
   }
 
   /**
-   * K optimizer steps in one call (ONNX Loop), updating `parameters` and `optimizerState` in place.
+   * K optimizer steps in one call (ONNX Scan), updating `parameters` and `optimizerState` in place.
    * Every batch has the same size N = y rows / K.
    */
   async trainSteps(batch: TrainBatch): Promise<TrainMetrics> {
@@ -231,11 +231,12 @@ export class CompiledModel {
     const n = rowCount('y', batch.y.length, batches * (soft ? this.numOutputs : 1));
     const x = this.examples(batch.x);
     x.requireRows(batches * n);
+    const lead = batch.sameBatch ? [n] : [k, n];
     const feeds: Record<string, ort.Tensor> = {
       params: this.parameterTensor(),
       ...this.stateFeeds(),
-      x: x.tensor(0, batches * n, [batches, n]),
-      ...this.targetFeed(batch.y, [batches, n]),
+      x: x.tensor(0, batches * n, lead),
+      ...this.targetFeed(batch.y, lead),
       learning_rates: float64Tensor(batch.learningRates, [k]),
     };
     if (hasDropout(this.model)) {
@@ -245,7 +246,8 @@ export class CompiledModel {
         [k],
       );
     }
-    const results = await this.run(soft ? 'trainLoopSoft' : 'trainLoop', feeds, n);
+    const kind = `trainLoop${batch.sameBatch ? 'SameBatch' : ''}${soft ? 'Soft' : ''}` as const;
+    const results = await this.run(kind, feeds, n);
     this.absorbState(results);
     const metric = (name: string) => Float64Array.from(floatData(outputOf(results, name)));
     return {
@@ -255,7 +257,7 @@ export class CompiledModel {
     };
   }
 
-  /** One optimizer step without the Loop (same semantics as trainSteps with K = 1). */
+  /** One optimizer step without the Scan (same semantics as trainSteps with K = 1). */
   async trainStep(
     x: Examples,
     y: Int32Array | FloatArray,

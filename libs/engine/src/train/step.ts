@@ -1,6 +1,6 @@
 // One optimizer step as graph nodes: forward, loss, exact gradient (reverse mode), optional gradient-norm
 // penalty (its gradient 2 mu H g is a forward-over-reverse Hessian-vector product with v = g), clipping,
-// and the optimizer update. Shared by the K-step Loop body and the single-step graph.
+// and the optimizer update. Shared by the K-step Scan body and the single-step graph.
 import { jvp } from '../autodiff/jvp.ts';
 import { vjpOrZeros } from '../autodiff/vjp.ts';
 import type { Builder } from '../ir/builder.ts';

@@ -201,5 +201,5 @@ export const ruleCases: RuleCase[] = [
 
 /** Operators checked by a dedicated test instead of a case (structural operators). */
 export const coveredElsewhere: Record<string, string> = {
-  Loop: 'training graphs (train.test.ts: the K-step Loop matches K single steps)',
+  Scan: 'training graphs (train.test.ts: the K-step Scan matches K single steps)',
 };
