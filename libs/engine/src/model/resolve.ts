@@ -48,6 +48,15 @@ function layerInitializer(layer: Layer, fallback: Initializer | undefined): Init
   return fallback;
 }
 
+/** Largest input rank: feature vectors, sequences of codes, or C x H x W images. */
+export const MAX_INPUT_RANK = 4;
+/** Largest element count of one example's activation, or of one parameter tensor. */
+export const MAX_TENSOR_ELEMENTS = 2 ** 28;
+/** Largest parameter count of a model (1 GiB of float32 weights, before gradients and optimizer state). */
+export const MAX_MODEL_PARAMETERS = 2 ** 28;
+
+const elements = (shape: readonly number[]) => shape.reduce((a, d) => a * d, 1);
+
 /** A NaN, infinite or negative scale would make every weight non-finite (or mirror them). */
 function checkInitializer(field: string, init: Initializer | undefined): void {
   if (init && !(Number.isFinite(init.scale) && init.scale >= 0)) {
@@ -98,6 +107,12 @@ export function resolveModel(spec: ModelSpec): ResolvedModel {
   if (inputShape.length === 0 || inputShape.some((d) => !Number.isInteger(d) || d < 1)) {
     throw new EngineSpecError('model.inputShape', `must be positive integers, got [${spec.inputShape}]`);
   }
+  if (inputShape.length > MAX_INPUT_RANK || elements(inputShape) > MAX_TENSOR_ELEMENTS) {
+    throw new EngineSpecError(
+      'model.inputShape',
+      `at most rank ${MAX_INPUT_RANK} and ${MAX_TENSOR_ELEMENTS} elements, got [${inputShape}]`,
+    );
+  }
   if (spec.layers.length === 0) throw new EngineSpecError('model.layers', 'a model needs at least one layer');
   const defaultInit = spec.defaultInitializer?.kind ? spec.defaultInitializer : undefined;
   checkInitializer('model.default_initializer', spec.defaultInitializer);
@@ -108,6 +123,15 @@ export function resolveModel(spec: ModelSpec): ResolvedModel {
       throw new EngineSpecError(`model.layers[${i}]`, 'an embedding must be the first layer');
     }
     const resolved = resolveLayer(layer, i, shape, defaultInit);
+    const big = [resolved.outShape, ...resolved.parameters.map((p) => p.shape)].find(
+      (s) => elements(s) > MAX_TENSOR_ELEMENTS,
+    );
+    if (big) {
+      throw new EngineSpecError(
+        `model.layers[${i}]`,
+        `a tensor of shape [${big}] is over the limit of ${MAX_TENSOR_ELEMENTS} elements`,
+      );
+    }
     layers.push(resolved);
     shape = resolved.outShape;
   });
@@ -124,6 +148,13 @@ export function resolveModel(spec: ModelSpec): ResolvedModel {
     );
   }
   const parameters = layers.flatMap((l) => l.parameters);
+  const total = parameters.reduce((n, p) => n + p.size, 0);
+  if (total > MAX_MODEL_PARAMETERS) {
+    throw new EngineSpecError(
+      'model.layers',
+      `${total} parameters is over the limit of ${MAX_MODEL_PARAMETERS}`,
+    );
+  }
   const names = new Set<string>();
   for (const p of parameters) {
     if (names.has(p.name)) throw new EngineSpecError('model.layers', `duplicate parameter name ${p.name}`);
