@@ -452,6 +452,15 @@ describe('bad input, table-driven, every RPC', () => {
       ['2^32-1 outputs', 'model.numOutputs', U32_MAX],
       ['outputs that do not match the classes', 'model.numOutputs', 7],
       ['dense of 0 units', 'model.layers', layer({ $case: 'dense', value: { units: 0 } })],
+      [
+        'a model of 10^12 parameters',
+        'model.layers',
+        [
+          { name: '', kind: { $case: 'dense', value: { units: 1_000_000 } } },
+          { name: '', kind: { $case: 'dense', value: { units: 1_000_000 } } },
+          { name: '', kind: { $case: 'dense', value: { units: 3 } } },
+        ],
+      ],
       ['dense of 2^32-1 units', 'model.layers', layer({ $case: 'dense', value: { units: U32_MAX } })],
       ['activation 99', 'model.layers', layer({ $case: 'activation', value: { activation: 99 } })],
       ['dropout NaN', 'model.layers', layer({ $case: 'dropout', value: { rate: Number.NaN } })],
