@@ -6,7 +6,8 @@
 //   reference  p50 latency of the same call, unloaded and sequential, measured first in this script
 //   extra      p99, calls, errors by status code, calls per second, watchers, concurrency
 // The load generator and the services share the machine's cores (no pinning): on a 2-core machine
-// the numbers include that contention, and the trainer keeps one core busy training the watched run.
+// the numbers include that contention, and the trainer keeps one core busy training the watched run
+// (the experiment's own run waits in the trainer's queue).
 // Options: --seconds S (default 10) --watchers W (default 200) --concurrency C (default 32) --quick
 import { parseArgs } from 'node:util';
 import { JobState } from '@gengap/proto/common/v1/job';
@@ -66,9 +67,11 @@ async function start(service: 'data' | 'trainer' | 'coordinator', env: Record<st
 }
 
 const data = await start('data', {});
+// One run trains at a time (one core): the experiment's run waits in the trainer's queue, so its
+// watchers follow a live experiment while the machine keeps a core for the services and the load.
 const trainer = await start('trainer', {
   GENGAP_DATA_ADDRESS: data.address,
-  GENGAP_MAX_CONCURRENT_RUNS: '2',
+  GENGAP_MAX_CONCURRENT_RUNS: '1',
 });
 const coordinator = await start('coordinator', {
   GENGAP_DATA_ADDRESS: data.address,
