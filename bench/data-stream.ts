@@ -1,6 +1,6 @@
 // Streaming a ~200 MB dataset split over loopback with ReadDataset, against a plain grpc-js peer.
 //
-//   npm run bench -- data-stream [--chunk-bytes N] [--runs N]
+//   npm run bench -- data-stream [--chunk-bytes N (default 1 MiB, as ReadDataset's 0)] [--runs N]
 //
 // 1. A data service (a child process running services/data/src/main.ts) generates a 200 MiB Gaussian
 //    mixture (51,200 x 1,024 float32 inputs); it is then stopped and a fresh one started on the same
@@ -47,7 +47,7 @@ function option(name: string, fallback: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-const chunkBytes = option('chunk-bytes', 4 * MiB);
+const chunkBytes = option('chunk-bytes', MiB);
 const runs = option('runs', 3);
 
 // ---- the raw peer (child mode) ---------------------------------------------------------------
