@@ -32,7 +32,10 @@ test('buf lint passes with the STANDARD rules', () => {
 });
 
 test('no breaking change (FILE rules) against the previous commit', (t) => {
-  const previous = spawnSync('git', ['rev-parse', '--verify', '--quiet', 'HEAD~1'], { cwd: root, encoding: 'utf8' });
+  const previous = spawnSync('git', ['rev-parse', '--verify', '--quiet', 'HEAD~1'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   if (previous.status !== 0) {
     t.skip('no previous commit in this clone (shallow clone)');
     return;
@@ -55,7 +58,10 @@ test('regenerating the TypeScript contracts and descriptor set changes nothing',
   const out = mkdtempSync(join(tmpdir(), 'gengap-codegen-'));
   execFileSync(buf, ['generate', '-o', out], { cwd: root });
   execFileSync(buf, ['generate', '--template', 'buf.gen.onnx.yaml', '-o', out], { cwd: root });
-  for (const generated of [join('libs', 'proto', 'src', 'gen'), join('libs', 'engine', 'src', 'onnx', 'gen')]) {
+  for (const generated of [
+    join('libs', 'proto', 'src', 'gen'),
+    join('libs', 'engine', 'src', 'onnx', 'gen'),
+  ]) {
     const committedDir = join(root, generated);
     const freshDir = join(out, generated);
     const committed = filesUnder(committedDir).map((f) => relative(committedDir, f));

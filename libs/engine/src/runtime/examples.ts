@@ -1,6 +1,7 @@
 // Example inputs as flat row-major arrays: float features [rows, ...inputShape] in the model's dtype, or
 // Int32Array character codes for models that start with an embedding. Rows are fed to graphs in ranges
 // without copying (typed-array subarrays).
+import './ort-environment.ts';
 import * as ort from 'onnxruntime-node';
 import { EngineSpecError } from '../errors.ts';
 import type { ResolvedModel } from '../model/resolve.ts';

@@ -1,6 +1,7 @@
 // onnxruntime sessions: created once per graph and reused. CPU by default; the CUDA execution provider
 // when asked, failing with DeviceUnavailableError where its provider libraries or a GPU are missing
 // (onnxruntime-node ships the CPU runtime only; see scripts/setup-cuda.ts for installing the providers).
+import './ort-environment.ts';
 import * as ort from 'onnxruntime-node';
 import { DeviceUnavailableError } from '../errors.ts';
 

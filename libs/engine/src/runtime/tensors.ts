@@ -1,4 +1,5 @@
 // Conversions between the engine's flat typed arrays and onnxruntime tensors.
+import './ort-environment.ts';
 import * as ort from 'onnxruntime-node';
 import { EngineSpecError } from '../errors.ts';
 
