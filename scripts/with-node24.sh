@@ -13,7 +13,15 @@ if [ "$(major_of node)" -lt "$NODE_MAJOR_WANTED" ]; then
   LOCAL="$ROOT/.tools/node24"
   if [ ! -x "$LOCAL/bin/node" ] || [ "$(major_of "$LOCAL/bin/node")" -lt "$NODE_MAJOR_WANTED" ]; then
     echo "gengap: system Node is $(node --version 2>/dev/null || echo missing); installing Node $NODE_MAJOR_WANTED LTS into .tools/node24" >&2
-    npm install --global --prefix "$LOCAL" --no-audit --no-fund --loglevel=error "node@$NODE_MAJOR_WANTED" >&2
+    # The `node` package links its binary in a preinstall script, which this repository's .npmrc
+    # (ignore-scripts, inherited by child npm processes as npm_config_ignore_scripts) would skip:
+    # install from outside the repository with scripts explicitly allowed.
+    (cd "${TMPDIR:-/tmp}" && npm install --global --prefix "$LOCAL" --ignore-scripts=false \
+      --no-audit --no-fund --loglevel=error "node@$NODE_MAJOR_WANTED" >&2)
+    if [ ! -x "$LOCAL/bin/node" ]; then
+      echo "gengap: could not install Node $NODE_MAJOR_WANTED into $LOCAL" >&2
+      exit 1
+    fi
   fi
   PATH="$LOCAL/bin:$PATH"
   export PATH
