@@ -3,6 +3,7 @@
 // the demo's report needs; a preset with analyses that cannot run says so.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { SplitSelection } from '@gengap/proto/data/v1/dataset';
 import { PRESET_SIZES, presetSpec, presets } from '../src/presets/registry.ts';
 import { sourceFromJson } from '../src/spec/parse.ts';
 import { resolveExperiment } from '../src/spec/resolve.ts';
@@ -21,9 +22,10 @@ const expectedNames = [
   'badger-tabular',
   'erhan2010',
   'detectron',
+  'badger-memorization',
 ];
 
-test('the registry holds the thirteen presets of the issue', () => {
+test('the registry holds a preset for every experiment family', () => {
   assert.deepEqual(
     presets.map((p) => p.name),
     expectedNames,
@@ -99,6 +101,50 @@ test("erhan2010 and detectron run their papers' protocols: pre-training stages a
       1 / (shift.value.trials + 1) <= shift.value.significance,
       'enough trials to reject at its level',
     );
+});
+
+test('badger-memorization quick: random labels at rising input noise and two training sizes, true labels as the control', () => {
+  const preset = presets.find((p) => p.name === 'badger-memorization');
+  assert.deepEqual(preset?.papers, ['B1']);
+  const { cells, spec } = resolveExperiment(sourceFromJson(presetSpec('badger-memorization', 'quick').spec));
+  const arms = new Map<string, number[]>();
+  const sizes = new Set<number>();
+  for (const cell of cells) {
+    const corruptions = cell.dataset?.corruptions ?? [];
+    const train = corruptions.find(
+      (c) => c.kind?.$case === 'subsample' && c.kind.value.splits === SplitSelection.SPLIT_SELECTION_TRAIN,
+    );
+    const labels = corruptions.find((c) => c.kind?.$case === 'labelNoise');
+    const noise = corruptions.find((c) => c.kind?.$case === 'inputNoise');
+    assert.ok(train?.kind?.$case === 'subsample' && labels?.kind?.$case === 'labelNoise', cell.label);
+    assert.ok(noise?.kind?.$case === 'inputNoise', cell.label);
+    assert.equal(
+      noise.kind.value.splits,
+      SplitSelection.SPLIT_SELECTION_TRAIN,
+      'noise on the training images only',
+    );
+    // The label names the arm; the swept numbers are the x axes of the report's time-to-fit charts.
+    assert.equal(JSON.parse(cell.parameters.inputNoiseSigma ?? 'null'), noise.kind.value.sigma);
+    assert.equal(JSON.parse(cell.parameters.trainSize ?? 'null'), train.kind.value.size);
+    assert.ok(train.kind.value.size >= 256 && train.kind.value.size <= 1024, 'small subsets');
+    sizes.add(train.kind.value.size);
+    const arm = `${labels.kind.value.fraction === 1 ? 'random' : 'true'} ${train.kind.value.size}`;
+    assert.equal(JSON.parse(cell.parameters.labels ?? 'null'), `${arm.split(' ')[0]} labels`);
+    arms.set(arm, [...(arms.get(arm) ?? []), noise.kind.value.sigma]);
+    assert.equal(cell.run.stop?.targetTrainAccuracy, 1, 'runs stop once they fit');
+    assert.ok((cell.run.stop?.maxEpochs ?? 0) > 0, 'and have an epoch cap');
+    assert.equal(cell.analyses.length, spec.analyses.length, 'every run gets the analyses');
+  }
+  assert.ok(sizes.size >= 2, 'a training-size sweep');
+  for (const size of sizes) {
+    const random = arms.get(`random ${size}`) ?? [];
+    assert.ok(random.length >= 3 && random[0] === 0, `random labels at sigma 0 and above at ${size}`);
+    assert.ok(arms.get(`true ${size}`)?.includes(0), `true labels (the control) at ${size}`);
+  }
+  assert.ok(
+    spec.analyses.some((a) => a.spec?.kind?.$case === 'inputSensitivity'),
+    'input-Jacobian norm at the end',
+  );
 });
 
 test('unknown presets and sizes are refused', () => {

@@ -2,6 +2,7 @@
 import { InvalidArgumentError, NotFoundError } from '@gengap/service-kit';
 import { arpit2017 } from './arpit2017.ts';
 import { badgerInversion } from './badger-inversion.ts';
+import { badgerMemorization } from './badger-memorization.ts';
 import { badgerTabular } from './badger-tabular.ts';
 import { barak2022 } from './barak2022.ts';
 import { barrett2021 } from './barrett2021.ts';
@@ -32,6 +33,7 @@ export const presets: readonly PresetDefinition[] = [
   badgerTabular,
   erhan2010,
   detectron,
+  badgerMemorization,
 ];
 
 export function findPreset(name: string): PresetDefinition {
