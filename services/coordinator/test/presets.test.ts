@@ -3,7 +3,7 @@
 // the demo's report needs; a preset with analyses that cannot run says so.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SplitSelection } from '@gengap/proto/data/v1/dataset';
+import { SplitSelection, SubspaceLabel } from '@gengap/proto/data/v1/dataset';
 import { PRESET_SIZES, presetSpec, presets } from '../src/presets/registry.ts';
 import { sourceFromJson } from '../src/spec/parse.ts';
 import { resolveExperiment } from '../src/spec/resolve.ts';
@@ -23,6 +23,7 @@ const expectedNames = [
   'erhan2010',
   'detectron',
   'badger-memorization',
+  'manifold',
 ];
 
 test('the registry holds a preset for every experiment family', () => {
@@ -145,6 +146,34 @@ test('badger-memorization quick: random labels at rising input noise and two tra
     spec.analyses.some((a) => a.spec?.kind?.$case === 'inputSensitivity'),
     'input-Jacobian norm at the end',
   );
+});
+
+test('manifold quick: subspace data with swept transverse noise, labels from the subspace coordinate; the Jacobian split is declared missing', () => {
+  const preset = presets.find((p) => p.name === 'manifold');
+  assert.deepEqual(preset?.papers, ['M']);
+  assert.match(preset?.unsupported.join(' ') ?? '', /along the subspace.*transverse/);
+  const { cells, spec } = resolveExperiment(sourceFromJson(presetSpec('manifold', 'quick').spec));
+  const sigmas = new Set<number>();
+  for (const cell of cells) {
+    const source = cell.dataset?.source;
+    assert.equal(source?.$case, 'subspace', cell.label);
+    if (source?.$case !== 'subspace') continue;
+    const s = source.value;
+    assert.ok(s.subspaceDimension >= 1 && s.subspaceDimension < s.ambientDimension, 'a proper subspace');
+    assert.notEqual(
+      s.label,
+      SubspaceLabel.SUBSPACE_LABEL_UNSPECIFIED,
+      'labels from the subspace coordinates',
+    );
+    assert.equal(JSON.parse(cell.parameters.noiseSigma ?? 'null'), s.noiseSigma, 'a numeric noise axis');
+    assert.equal(cell.run.model?.inputShape[0], s.ambientDimension);
+    assert.ok(s.trainSize <= 1024, 'a small training set');
+    sigmas.add(s.noiseSigma);
+    assert.equal(cell.analyses.length, spec.analyses.length, 'every run gets the analyses');
+  }
+  assert.ok(sigmas.has(0) && sigmas.size >= 4, `noise from none upwards (${[...sigmas]})`);
+  const kinds = spec.analyses.map((a) => a.spec?.kind?.$case);
+  assert.ok(kinds.includes('inputSensitivity') && kinds.includes('generalizationGap'));
 });
 
 test('unknown presets and sizes are refused', () => {

@@ -13,6 +13,7 @@ import { erhan2010 } from './erhan2010.ts';
 import { granziol2022 } from './granziol2022.ts';
 import { hardt2016 } from './hardt2016.ts';
 import { keskar2017 } from './keskar2017.ts';
+import { manifold } from './manifold.ts';
 import { papernot2016 } from './papernot2016.ts';
 import type { PresetDefinition } from './preset.ts';
 import { zhang2017 } from './zhang2017.ts';
@@ -34,6 +35,7 @@ export const presets: readonly PresetDefinition[] = [
   erhan2010,
   detectron,
   badgerMemorization,
+  manifold,
 ];
 
 export function findPreset(name: string): PresetDefinition {
