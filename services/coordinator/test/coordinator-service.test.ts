@@ -2,7 +2,8 @@
 // 127.0.0.1:0): a sweep with a deliberately failing cell, validation errors with field paths over
 // gRPC, idempotent starts, resumable watches, presets, cancellation, and the report.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { JobState } from '@gengap/proto/common/v1/job';
 import type { CoordinatorServiceClient } from '@gengap/proto/coordinator/v1/coordinator_service';
@@ -116,6 +117,10 @@ describe('a sweep with a deliberately failing cell', () => {
     // Epoch progress streamed, and the report was written with the failure in it.
     assert.ok(events.some((e) => e.event?.$case === 'runProgress'));
     assert.ok(existsSync(experiment.reportPath), experiment.reportPath);
+    // The report is written just before the experiment turns terminal; it shows the final state.
+    const report = JSON.parse(readFileSync(join(dirname(experiment.reportPath), 'report.json'), 'utf8'));
+    assert.equal(report.experiment.status.state, 'JOB_STATE_FAILED');
+    assert.equal(report.experiment.status.phase, 'finished with failed runs');
   });
 });
 
@@ -258,9 +263,9 @@ test('an experiment stored without its cells (a crash in between) gets them back
   );
 });
 
-test('ListPresets lists the thirteen presets and what each cannot run here', async () => {
+test('ListPresets lists the fifteen presets and what each cannot run here', async () => {
   const { presets } = await callUnary(client, client.listPresets, {});
-  assert.equal(presets.length, 13);
+  assert.equal(presets.length, 15);
   const zhang = presets.find((p) => p.name === 'zhang2017');
   assert.deepEqual(zhang?.sizes, ['quick', 'full']);
   assert.deepEqual(zhang?.missingAnalyses, [], 'zhang2017 needs only what exists');

@@ -35,7 +35,7 @@ import type { CoordinatorStore } from '../store/coordinator-store.ts';
 import { AnalysisCapabilities, NOT_IMPLEMENTED_NOTE } from './analysis-runner.ts';
 import { ExperimentCancelled, TERMINAL } from './cell-runner.ts';
 import { ExperimentEvents } from './events.ts';
-import { ExperimentRunner, newCellsOf } from './experiment-runner.ts';
+import { type ExperimentOutcome, ExperimentRunner, newCellsOf } from './experiment-runner.ts';
 import { type BackoffPolicy, RpcCode, rpcCodeOf } from './failures.ts';
 import { RunSlots } from './run-slots.ts';
 import { experimentOf } from './views.ts';
@@ -184,8 +184,8 @@ export class Coordinator {
       backoff: this.deps.backoff,
       unreachableBudgetMs: this.deps.unreachableBudgetMs,
       log: this.deps.log,
-      buildReport: async (id, signal) => {
-        await this.buildReport(id, signal);
+      buildReport: async (id, signal, outcome) => {
+        await this.buildReport(id, signal, outcome);
       },
     });
     const done = runner
@@ -361,6 +361,7 @@ export class Coordinator {
   async buildReport(
     experimentId: string,
     signal: AbortSignal,
+    outcome?: ExperimentOutcome,
   ): Promise<{ reportPath: string; reportUrl: string }> {
     const builder = this.deps.buildReport;
     if (!this.deps.store.experiment(experimentId)) throw new NotFoundError('experiment', experimentId);
@@ -378,6 +379,7 @@ export class Coordinator {
       },
       experimentId,
       signal,
+      outcome,
     );
     const out = await builder(input, `${this.deps.reportsDir}/${experimentId}`);
     const reportUrl = this.deps.reportUrl(experimentId);

@@ -32,8 +32,18 @@ export interface ExperimentRunnerDeps {
   backoff: BackoffPolicy;
   unreachableBudgetMs: number;
   log: Logger;
-  /** Builds the report once the runs and analyses are done; returns its path (or throws). */
-  buildReport(experimentId: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Builds the report once the runs and analyses are done (or throws). The experiment becomes
+   * terminal only after its report exists, so the report is told the outcome it is about to have.
+   */
+  buildReport(experimentId: string, signal: AbortSignal, outcome: ExperimentOutcome): Promise<void>;
+}
+
+/** The final state an experiment is about to be given (shown in its report). */
+export interface ExperimentOutcome {
+  state: 'SUCCEEDED' | 'FAILED';
+  phase: string;
+  error?: JobFailure;
 }
 
 /** The store's cells of a resolved experiment. */
@@ -183,7 +193,7 @@ export class ExperimentRunner {
       this.finish();
       this.setStatus('report', { phase: 'building the report' });
       try {
-        await this.deps.buildReport(this.experimentId, signal);
+        await this.deps.buildReport(this.experimentId, signal, this.outcomeToBe());
       } catch (err) {
         if (signal.aborted) throw err;
         this.log.error({ err }, 'report failed');
@@ -228,14 +238,21 @@ export class ExperimentRunner {
     }
   }
 
-  private complete(): void {
+  private outcomeToBe(): ExperimentOutcome {
     const failure = this.outcome.failure;
-    this.setStatus(failure ? 'failed' : 'succeeded', {
+    return {
       state: failure ? 'FAILED' : 'SUCCEEDED',
-      progress: 1,
       phase: failure ? 'finished with failed runs' : 'finished',
-      finishedAt: Date.now(),
       ...(failure ? { error: failure } : {}),
+    };
+  }
+
+  private complete(): void {
+    const outcome = this.outcomeToBe();
+    this.setStatus(outcome.state === 'FAILED' ? 'failed' : 'succeeded', {
+      ...outcome,
+      progress: 1,
+      finishedAt: Date.now(),
     });
   }
 

@@ -5,9 +5,10 @@
 import type { Analysis } from '@gengap/proto/analysis/v1/analysis';
 import { Split } from '@gengap/proto/common/v1/refs';
 import type { StepMetrics } from '@gengap/proto/trainer/v1/run';
-import { NotFoundError } from '@gengap/service-kit';
+import { NotFoundError, toProtoState } from '@gengap/service-kit';
 import type { AnalysisApi, DataApi } from '../clients/service-clients.ts';
 import { NOT_IMPLEMENTED_NOTE } from '../orchestration/analysis-runner.ts';
+import type { ExperimentOutcome } from '../orchestration/experiment-runner.ts';
 import { experimentOf, experimentRunOf, localAnalysisName } from '../orchestration/views.ts';
 import { type AnalysisRecord, AUXILIARY_ROLES, type CoordinatorStore } from '../store/coordinator-store.ts';
 import type { AnalysisArtifactBytes, DatasetSample, ReportInput, RunRecord } from './report-input.ts';
@@ -60,6 +61,8 @@ export async function gatherReportInput(
   deps: GatherDeps,
   experimentId: string,
   signal: AbortSignal,
+  /** The state the experiment is about to be given (its report is built just before). */
+  outcome?: ExperimentOutcome,
 ): Promise<ReportInput> {
   const { store } = deps;
   const job = store.experiment(experimentId);
@@ -73,6 +76,17 @@ export async function gatherReportInput(
   const shown = cells.filter((c) => !AUXILIARY_ROLES.has(c.role));
   const full = experimentOf(store, job);
   const shownIds = new Set(shown.map((c) => c.cellId));
+  if (outcome && full.status) {
+    full.status = {
+      ...full.status,
+      state: toProtoState(outcome.state),
+      phase: outcome.phase,
+      progress: 1,
+      ...(outcome.error
+        ? { error: { code: outcome.error.code, message: outcome.error.message, field: '', step: 0 } }
+        : {}),
+    };
+  }
   const experiment = {
     ...full,
     runs: full.runs.filter((r) => shownIds.has(r.cellId)),
