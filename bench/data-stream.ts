@@ -185,6 +185,7 @@ async function readOnce(
     split: Split.SPLIT_TRAIN,
     chunkBytes,
     inputDtype: DataType.DATA_TYPE_UNSPECIFIED,
+    auxiliary: '',
   };
   const cpu = process.cpuUsage();
   const serverCpu = cpuSecondsOf(serverPid);

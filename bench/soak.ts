@@ -309,7 +309,12 @@ async function round(i: number): Promise<void> {
     cancelled((s) => readStream(c, c.watchExperiment, { experimentId, fromSequence: 0 }, { signal: s }), 2),
     cancelled(
       (s) =>
-        readStream(d, d.readDataset, { datasetId, split: 1, chunkBytes: 4096, inputDtype: 0 }, { signal: s }),
+        readStream(
+          d,
+          d.readDataset,
+          { datasetId, split: 1, chunkBytes: 4096, inputDtype: 0, auxiliary: '' },
+          { signal: s },
+        ),
       3,
     ),
     cancelled(

@@ -65,7 +65,7 @@ test('a slow reader of a 150 MB split does not grow the server: flow control, th
   const baseline = rssBytes(pid);
 
   const call = client.readDataset(
-    { datasetId, split: 1, chunkBytes: 1024 * 1024, inputDtype: 0 },
+    { datasetId, split: 1, chunkBytes: 1024 * 1024, inputDtype: 0, auxiliary: '' },
     new Metadata(),
   );
   call.on('error', () => {});

@@ -201,7 +201,7 @@ test('cancelling every server stream mid-flight stops its handler; no sockets or
         readStream(
           data,
           data.readDataset,
-          { datasetId: big, split: 1, chunkBytes: 4096, inputDtype: 0 },
+          { datasetId: big, split: 1, chunkBytes: 4096, inputDtype: 0, auxiliary: '' },
           { signal },
         ),
     },

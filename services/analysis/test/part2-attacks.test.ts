@@ -151,7 +151,7 @@ test('defensive distillation (T = 20) masks input gradients and blunts JSMA; log
     const analysis = await runOk(service.client, {
       checkpoint: runCheckpoint(runId),
       ...examples,
-      kind: { $case: 'inputSensitivity', value: { numBins: 0 } },
+      kind: { $case: 'inputSensitivity', value: { numBins: 0, subspaceBasis: '' } },
     });
     await renderedPlot(analysis);
     return detailsOf(service.client, analysis);

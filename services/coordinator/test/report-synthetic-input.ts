@@ -370,6 +370,11 @@ export function withEveryAnalysisKind(input: ReportInput): ReportInput {
                 meanLossGradientNorm: 0.15 + p,
                 meanJacobianNorm: 1.5 + 3 * p,
                 histogram: series('h', 40, (i) => Math.exp(-((i - 10 - 15 * p) ** 2) / 20) * 100),
+                // No subspace basis asked for: no along/transverse split.
+                alongJacobianNorms: [],
+                transverseJacobianNorms: [],
+                meanAlongJacobianNorm: 0,
+                meanTransverseJacobianNorm: 0,
               },
             },
           },

@@ -203,6 +203,7 @@ export async function readSplit(
     split: split === 'train' ? Split.SPLIT_TRAIN : Split.SPLIT_TEST,
     chunkBytes: options.chunkBytes ?? 0,
     inputDtype: options.inputDtype ?? DataType.DATA_TYPE_UNSPECIFIED,
+    auxiliary: '',
   };
   for await (const message of readStream(client, client.readDataset, request)) {
     if (message.chunk) assembler.push(message.chunk);

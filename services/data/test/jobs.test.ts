@@ -114,6 +114,7 @@ describe('dataset jobs', () => {
           split: Split.SPLIT_TRAIN,
           chunkBytes: 0,
           inputDtype: 0,
+          auxiliary: '',
         })) {
           // nothing
         }

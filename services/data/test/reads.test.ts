@@ -78,6 +78,29 @@ describe('reading datasets', () => {
     assert.equal(tooBig.field, 'chunkBytes');
   });
 
+  test('the manifest names the classes a source knows and the auxiliary arrays it stores', () => {
+    assert.deepEqual(images.manifest?.classNames, [
+      'T-shirt/top',
+      'Trouser',
+      'Pullover',
+      'Dress',
+      'Coat',
+      'Sandal',
+      'Shirt',
+      'Sneaker',
+      'Bag',
+      'Ankle boot',
+    ]);
+    // Four quantile bins of the target, named by their edges.
+    const bins = table.manifest?.classNames ?? [];
+    assert.equal(bins.length, 4);
+    assert.equal(table.manifest?.numClasses, 4);
+    assert.match(bins[0] as string, /^\[5, [0-9.]+\)$/);
+    assert.match(bins[3] as string, /^\[[0-9.]+, 50\]$/);
+    assert.deepEqual(online.manifest?.classNames, [], 'parity bits have no class names');
+    for (const d of [images, table, online]) assert.deepEqual(d.manifest?.auxiliaryArrays, []);
+  });
+
   test('a stream the client abandons closes its files; concurrent streams are independent', async () => {
     // Count the .npy readers the service opens and closes (a spy on its storage).
     let open = 0;
@@ -99,6 +122,7 @@ describe('reading datasets', () => {
         split: Split.SPLIT_TEST,
         chunkBytes: 65_536,
         inputDtype: DataType.DATA_TYPE_UNSPECIFIED,
+        auxiliary: '',
       };
       for (let i = 0; i < 5; i++) {
         let seen = 0;

@@ -77,6 +77,11 @@ export const inputSensitivityKind = defineKind({
           meanLossGradientNorm: mean(lossNorms),
           meanJacobianNorm: mean(jacobianNorms),
           histogram: Series.fromPartial({ name: 'loss gradient norm', x: h.centres, y: h.counts }),
+          // Filled only when subspace_basis names a basis to split the Jacobian along.
+          alongJacobianNorms: [],
+          transverseJacobianNorms: [],
+          meanAlongJacobianNorm: 0,
+          meanTransverseJacobianNorm: 0,
         },
       },
       plot: {

@@ -53,7 +53,7 @@ export class DataServiceDatasets implements DatasetSource {
     const stream = readStream(
       this.client,
       this.client.readDataset,
-      { datasetId, split, chunkBytes: 0, inputDtype },
+      { datasetId, split, chunkBytes: 0, inputDtype, auxiliary: '' },
       { signal, deadlineMs: 20 * this.deadlineMs },
     );
     for await (const message of stream) if (message.chunk) assembler.push(message.chunk);

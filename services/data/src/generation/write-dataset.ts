@@ -141,6 +141,9 @@ export async function writeDataset(
     fieldNames: fieldNamesOf(data.details),
     formatVersion: FORMAT_VERSION,
     sizeBytes,
+    // Readable with ReadDatasetRequest.auxiliary, in file-name order.
+    auxiliaryArrays: Object.keys(auxiliary),
+    classNames: data.classNames ?? [],
   };
   const storage: ManifestFile['storage'] = {
     splits,

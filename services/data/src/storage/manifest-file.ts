@@ -50,5 +50,12 @@ export function decodeManifestFile(text: string): ManifestFile {
   const json = JSON.parse(text) as Record<string, unknown> & { storage?: StorageLayout };
   if (!json.storage || typeof json.storage !== 'object')
     throw new Error('manifest.json has no storage section');
-  return { manifest: DatasetManifest.fromJSON(json), storage: json.storage };
+  const manifest = DatasetManifest.fromJSON(json);
+  const storage = json.storage;
+  // Manifests written before DatasetManifest had auxiliary_arrays and class_names record both in
+  // their storage section only; the contract's fields are read from there.
+  if (manifest.auxiliaryArrays.length === 0)
+    manifest.auxiliaryArrays = Object.keys(storage.auxiliary ?? {}).sort();
+  if (manifest.classNames.length === 0 && storage.classNames) manifest.classNames = [...storage.classNames];
+  return { manifest, storage };
 }

@@ -115,6 +115,7 @@ export class DataServiceReader implements DatasetReader {
       split: split === 'train' ? Split.SPLIT_TRAIN : Split.SPLIT_TEST,
       chunkBytes: 0,
       inputDtype: DataType.DATA_TYPE_UNSPECIFIED,
+      auxiliary: '',
     };
     const settings = signal ? { signal } : {};
     try {

@@ -112,7 +112,8 @@ class DataServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def ReadDataset(self, request, context):
-        """Streams a split as tensors "x" (inputs) and "y" (int64 labels) in checksummed chunks.
+        """Streams a split as tensors "x" (inputs), "y" (int64 labels) and, when labels were corrupted,
+        "y_clean" (the labels before corruption), in checksummed chunks; or one auxiliary array.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

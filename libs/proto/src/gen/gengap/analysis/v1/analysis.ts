@@ -431,6 +431,12 @@ export interface Inversion {
 export interface InputSensitivity {
   /** Histogram bins; 0 means 40. */
   numBins: number;
+  /**
+   * Name of a [d, k] auxiliary array of the analysed dataset with orthonormal columns U (a subspace
+   * source's "basis"). When set, each example's input Jacobian J = d logits / d x is also split into
+   * J U (along the subspace) and J (I - U U^T) (transverse), with the Frobenius norm of each.
+   */
+  subspaceBasis: string;
 }
 
 export interface Attack {
@@ -666,7 +672,14 @@ export interface InputSensitivityResult {
   jacobianNorms: number[];
   meanLossGradientNorm: number;
   meanJacobianNorm: number;
-  histogram?: Series | undefined;
+  histogram?:
+    | Series
+    | undefined;
+  /** With InputSensitivity.subspace_basis: ||J U||_F and ||J (I - U U^T)||_F per example, and their means. */
+  alongJacobianNorms: number[];
+  transverseJacobianNorms: number[];
+  meanAlongJacobianNorm: number;
+  meanTransverseJacobianNorm: number;
 }
 
 export interface AttackResult {
@@ -2937,13 +2950,16 @@ export const Inversion: MessageFns<Inversion> = {
 };
 
 function createBaseInputSensitivity(): InputSensitivity {
-  return { numBins: 0 };
+  return { numBins: 0, subspaceBasis: "" };
 }
 
 export const InputSensitivity: MessageFns<InputSensitivity> = {
   encode(message: InputSensitivity, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.numBins !== 0) {
       writer.uint32(8).uint32(message.numBins);
+    }
+    if (message.subspaceBasis !== "") {
+      writer.uint32(18).string(message.subspaceBasis);
     }
     return writer;
   },
@@ -2969,6 +2985,14 @@ export const InputSensitivity: MessageFns<InputSensitivity> = {
             message.numBins = reader.uint32();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.subspaceBasis = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2988,6 +3012,11 @@ export const InputSensitivity: MessageFns<InputSensitivity> = {
         : isSet(object.num_bins)
         ? globalThis.Number(object.num_bins)
         : 0,
+      subspaceBasis: isSet(object.subspaceBasis)
+        ? globalThis.String(object.subspaceBasis)
+        : isSet(object.subspace_basis)
+        ? globalThis.String(object.subspace_basis)
+        : "",
     };
   },
 
@@ -2995,6 +3024,9 @@ export const InputSensitivity: MessageFns<InputSensitivity> = {
     const obj: any = {};
     if (message.numBins !== 0) {
       obj.numBins = Math.round(message.numBins);
+    }
+    if (message.subspaceBasis !== "") {
+      obj.subspaceBasis = message.subspaceBasis;
     }
     return obj;
   },
@@ -3005,6 +3037,7 @@ export const InputSensitivity: MessageFns<InputSensitivity> = {
   fromPartial<I extends Exact<DeepPartial<InputSensitivity>, I>>(object: I): InputSensitivity {
     const message = createBaseInputSensitivity();
     message.numBins = object.numBins ?? 0;
+    message.subspaceBasis = object.subspaceBasis ?? "";
     return message;
   },
 };
@@ -6509,6 +6542,10 @@ function createBaseInputSensitivityResult(): InputSensitivityResult {
     meanLossGradientNorm: 0,
     meanJacobianNorm: 0,
     histogram: undefined,
+    alongJacobianNorms: [],
+    transverseJacobianNorms: [],
+    meanAlongJacobianNorm: 0,
+    meanTransverseJacobianNorm: 0,
   };
 }
 
@@ -6536,6 +6573,26 @@ export const InputSensitivityResult: MessageFns<InputSensitivityResult> = {
     }
     if (message.histogram !== undefined) {
       Series.encode(message.histogram, writer.uint32(42).fork()).join();
+    }
+    if (message.alongJacobianNorms.length !== 0) {
+      writer.uint32(50).fork();
+      for (const v of message.alongJacobianNorms) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.transverseJacobianNorms.length !== 0) {
+      writer.uint32(58).fork();
+      for (const v of message.transverseJacobianNorms) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.meanAlongJacobianNorm !== 0) {
+      writer.uint32(65).double(message.meanAlongJacobianNorm);
+    }
+    if (message.meanTransverseJacobianNorm !== 0) {
+      writer.uint32(73).double(message.meanTransverseJacobianNorm);
     }
     return writer;
   },
@@ -6613,6 +6670,58 @@ export const InputSensitivityResult: MessageFns<InputSensitivityResult> = {
             message.histogram = Series.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag === 49) {
+              message.alongJacobianNorms.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 50) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.alongJacobianNorms.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 7: {
+            if (tag === 57) {
+              message.transverseJacobianNorms.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 58) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.transverseJacobianNorms.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.meanAlongJacobianNorm = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.meanTransverseJacobianNorm = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6648,6 +6757,26 @@ export const InputSensitivityResult: MessageFns<InputSensitivityResult> = {
         ? globalThis.Number(object.mean_jacobian_norm)
         : 0,
       histogram: isSet(object.histogram) ? Series.fromJSON(object.histogram) : undefined,
+      alongJacobianNorms: globalThis.Array.isArray(object?.alongJacobianNorms)
+        ? object.alongJacobianNorms.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.along_jacobian_norms)
+        ? object.along_jacobian_norms.map((e: any) => globalThis.Number(e))
+        : [],
+      transverseJacobianNorms: globalThis.Array.isArray(object?.transverseJacobianNorms)
+        ? object.transverseJacobianNorms.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.transverse_jacobian_norms)
+        ? object.transverse_jacobian_norms.map((e: any) => globalThis.Number(e))
+        : [],
+      meanAlongJacobianNorm: isSet(object.meanAlongJacobianNorm)
+        ? globalThis.Number(object.meanAlongJacobianNorm)
+        : isSet(object.mean_along_jacobian_norm)
+        ? globalThis.Number(object.mean_along_jacobian_norm)
+        : 0,
+      meanTransverseJacobianNorm: isSet(object.meanTransverseJacobianNorm)
+        ? globalThis.Number(object.meanTransverseJacobianNorm)
+        : isSet(object.mean_transverse_jacobian_norm)
+        ? globalThis.Number(object.mean_transverse_jacobian_norm)
+        : 0,
     };
   },
 
@@ -6668,6 +6797,18 @@ export const InputSensitivityResult: MessageFns<InputSensitivityResult> = {
     if (message.histogram !== undefined) {
       obj.histogram = Series.toJSON(message.histogram);
     }
+    if (message.alongJacobianNorms?.length) {
+      obj.alongJacobianNorms = message.alongJacobianNorms.map((e) => floatToJson(e));
+    }
+    if (message.transverseJacobianNorms?.length) {
+      obj.transverseJacobianNorms = message.transverseJacobianNorms.map((e) => floatToJson(e));
+    }
+    if (message.meanAlongJacobianNorm !== 0) {
+      obj.meanAlongJacobianNorm = floatToJson(message.meanAlongJacobianNorm);
+    }
+    if (message.meanTransverseJacobianNorm !== 0) {
+      obj.meanTransverseJacobianNorm = floatToJson(message.meanTransverseJacobianNorm);
+    }
     return obj;
   },
 
@@ -6683,6 +6824,10 @@ export const InputSensitivityResult: MessageFns<InputSensitivityResult> = {
     message.histogram = (object.histogram !== undefined && object.histogram !== null)
       ? Series.fromPartial(object.histogram)
       : undefined;
+    message.alongJacobianNorms = object.alongJacobianNorms?.map((e) => e) || [];
+    message.transverseJacobianNorms = object.transverseJacobianNorms?.map((e) => e) || [];
+    message.meanAlongJacobianNorm = object.meanAlongJacobianNorm ?? 0;
+    message.meanTransverseJacobianNorm = object.meanTransverseJacobianNorm ?? 0;
     return message;
   },
 };

@@ -95,6 +95,11 @@ export interface ReadDatasetRequest {
   chunkBytes: number;
   /** Input dtype to deliver; unspecified means the stored one (float32). */
   inputDtype: DataType;
+  /**
+   * Stream this auxiliary array (one of DatasetManifest.auxiliary_arrays, as one tensor of that
+   * name) instead of a split; `split` and `input_dtype` are then ignored.
+   */
+  auxiliary: string;
 }
 
 export interface ReadDatasetResponse {
@@ -1068,7 +1073,7 @@ export const DeleteDatasetResponse: MessageFns<DeleteDatasetResponse> = {
 };
 
 function createBaseReadDatasetRequest(): ReadDatasetRequest {
-  return { datasetId: "", split: 0, chunkBytes: 0, inputDtype: 0 };
+  return { datasetId: "", split: 0, chunkBytes: 0, inputDtype: 0, auxiliary: "" };
 }
 
 export const ReadDatasetRequest: MessageFns<ReadDatasetRequest> = {
@@ -1084,6 +1089,9 @@ export const ReadDatasetRequest: MessageFns<ReadDatasetRequest> = {
     }
     if (message.inputDtype !== 0) {
       writer.uint32(32).int32(message.inputDtype);
+    }
+    if (message.auxiliary !== "") {
+      writer.uint32(42).string(message.auxiliary);
     }
     return writer;
   },
@@ -1133,6 +1141,14 @@ export const ReadDatasetRequest: MessageFns<ReadDatasetRequest> = {
             message.inputDtype = reader.int32() as any;
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.auxiliary = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1163,6 +1179,7 @@ export const ReadDatasetRequest: MessageFns<ReadDatasetRequest> = {
         : isSet(object.input_dtype)
         ? dataTypeFromJSON(object.input_dtype)
         : 0,
+      auxiliary: isSet(object.auxiliary) ? globalThis.String(object.auxiliary) : "",
     };
   },
 
@@ -1180,6 +1197,9 @@ export const ReadDatasetRequest: MessageFns<ReadDatasetRequest> = {
     if (message.inputDtype !== 0) {
       obj.inputDtype = dataTypeToJSON(message.inputDtype);
     }
+    if (message.auxiliary !== "") {
+      obj.auxiliary = message.auxiliary;
+    }
     return obj;
   },
 
@@ -1192,6 +1212,7 @@ export const ReadDatasetRequest: MessageFns<ReadDatasetRequest> = {
     message.split = object.split ?? 0;
     message.chunkBytes = object.chunkBytes ?? 0;
     message.inputDtype = object.inputDtype ?? 0;
+    message.auxiliary = object.auxiliary ?? "";
     return message;
   },
 };
@@ -2003,7 +2024,10 @@ export const DataServiceService = {
       Buffer.from(DeleteDatasetResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteDatasetResponse => DeleteDatasetResponse.decode(value),
   },
-  /** Streams a split as tensors "x" (inputs) and "y" (int64 labels) in checksummed chunks. */
+  /**
+   * Streams a split as tensors "x" (inputs), "y" (int64 labels) and, when labels were corrupted,
+   * "y_clean" (the labels before corruption), in checksummed chunks; or one auxiliary array.
+   */
   readDataset: {
     path: "/gengap.data.v1.DataService/ReadDataset" as const,
     requestStream: false as const,
@@ -2057,7 +2081,10 @@ export interface DataServiceServer extends UntypedServiceImplementation {
   listDatasets: handleUnaryCall<ListDatasetsRequest, ListDatasetsResponse>;
   cancelDataset: handleUnaryCall<CancelDatasetRequest, CancelDatasetResponse>;
   deleteDataset: handleUnaryCall<DeleteDatasetRequest, DeleteDatasetResponse>;
-  /** Streams a split as tensors "x" (inputs) and "y" (int64 labels) in checksummed chunks. */
+  /**
+   * Streams a split as tensors "x" (inputs), "y" (int64 labels) and, when labels were corrupted,
+   * "y_clean" (the labels before corruption), in checksummed chunks; or one auxiliary array.
+   */
   readDataset: handleServerStreamingCall<ReadDatasetRequest, ReadDatasetResponse>;
   /** Fresh training batches of an online dataset (sparse parity), deterministic in (dataset, batch index). */
   readOnlineBatches: handleServerStreamingCall<ReadOnlineBatchesRequest, ReadOnlineBatchesResponse>;
@@ -2152,7 +2179,10 @@ export interface DataServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteDatasetResponse) => void,
   ): ClientUnaryCall;
-  /** Streams a split as tensors "x" (inputs) and "y" (int64 labels) in checksummed chunks. */
+  /**
+   * Streams a split as tensors "x" (inputs), "y" (int64 labels) and, when labels were corrupted,
+   * "y_clean" (the labels before corruption), in checksummed chunks; or one auxiliary array.
+   */
   readDataset(request: ReadDatasetRequest, options?: Partial<CallOptions>): ClientReadableStream<ReadDatasetResponse>;
   readDataset(
     request: ReadDatasetRequest,

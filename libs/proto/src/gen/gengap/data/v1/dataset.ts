@@ -463,6 +463,13 @@ export interface DatasetManifest {
   sizeBytes: number;
   /** Tabular datasets: the feature columns in input order (each `field_width` characters wide). */
   fieldNames: string[];
+  /**
+   * Names of auxiliary arrays stored with the dataset, readable with ReadDatasetRequest.auxiliary
+   * ("basis": the [d, k] orthonormal basis of a subspace source).
+   */
+  auxiliaryArrays: string[];
+  /** Class names by label, when the source has them (tabular targets or bins, Fashion-MNIST). */
+  classNames: string[];
 }
 
 export interface DatasetManifest_FileSha256Entry {
@@ -3021,6 +3028,8 @@ function createBaseDatasetManifest(): DatasetManifest {
     formatVersion: "",
     sizeBytes: 0,
     fieldNames: [],
+    auxiliaryArrays: [],
+    classNames: [],
   };
 }
 
@@ -3058,6 +3067,12 @@ export const DatasetManifest: MessageFns<DatasetManifest> = {
     }
     for (const v of message.fieldNames) {
       writer.uint32(90).string(v!);
+    }
+    for (const v of message.auxiliaryArrays) {
+      writer.uint32(98).string(v!);
+    }
+    for (const v of message.classNames) {
+      writer.uint32(106).string(v!);
     }
     return writer;
   },
@@ -3166,6 +3181,22 @@ export const DatasetManifest: MessageFns<DatasetManifest> = {
             message.fieldNames.push(reader.string());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.auxiliaryArrays.push(reader.string());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.classNames.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3245,6 +3276,16 @@ export const DatasetManifest: MessageFns<DatasetManifest> = {
         : globalThis.Array.isArray(object?.field_names)
         ? object.field_names.map((e: any) => globalThis.String(e))
         : [],
+      auxiliaryArrays: globalThis.Array.isArray(object?.auxiliaryArrays)
+        ? object.auxiliaryArrays.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.auxiliary_arrays)
+        ? object.auxiliary_arrays.map((e: any) => globalThis.String(e))
+        : [],
+      classNames: globalThis.Array.isArray(object?.classNames)
+        ? object.classNames.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.class_names)
+        ? object.class_names.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -3289,6 +3330,12 @@ export const DatasetManifest: MessageFns<DatasetManifest> = {
     if (message.fieldNames?.length) {
       obj.fieldNames = message.fieldNames;
     }
+    if (message.auxiliaryArrays?.length) {
+      obj.auxiliaryArrays = message.auxiliaryArrays;
+    }
+    if (message.classNames?.length) {
+      obj.classNames = message.classNames;
+    }
     return obj;
   },
 
@@ -3322,6 +3369,8 @@ export const DatasetManifest: MessageFns<DatasetManifest> = {
     message.formatVersion = object.formatVersion ?? "";
     message.sizeBytes = object.sizeBytes ?? 0;
     message.fieldNames = object.fieldNames?.map((e) => e) || [];
+    message.auxiliaryArrays = object.auxiliaryArrays?.map((e) => e) || [];
+    message.classNames = object.classNames?.map((e) => e) || [];
     return message;
   },
 };
