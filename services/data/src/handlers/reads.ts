@@ -1,5 +1,6 @@
-// Reading generated datasets: ReadDataset (checksummed chunk streams of x, y, y_clean),
-// ReadOnlineBatches (fresh sparse-parity batches) and SampleDataset (a few examples, a PNG grid).
+// Reading generated datasets: ReadDataset (checksummed chunk streams of x, y, y_clean, or of one
+// auxiliary array), ReadOnlineBatches (fresh sparse-parity batches) and SampleDataset (a few
+// examples, a PNG grid).
 import { setImmediate } from 'node:timers/promises';
 import { Split } from '@gengap/proto/common/v1/refs';
 import { DataType, type Tensor } from '@gengap/proto/common/v1/tensor';
@@ -24,7 +25,7 @@ import type { BufferPool } from '../reading/buffer-pool.ts';
 import { onlineBatch } from '../reading/online-batches.ts';
 import { renderImageGrid } from '../reading/png-grid.ts';
 import { sampleSplit } from '../reading/sample.ts';
-import { inputDtypeFor, openSplit } from '../reading/split-sources.ts';
+import { inputDtypeFor, type OpenSplit, openAuxiliary, openSplit } from '../reading/split-sources.ts';
 import type { DatasetStorage } from '../storage/dataset-storage.ts';
 
 const DEFAULT_SAMPLE = 16;
@@ -61,28 +62,39 @@ export function readHandlers(jobs: DatasetJobs, storage: DatasetStorage, pool: B
   const { limits } = jobs;
   return {
     async readDataset(request: ReadDatasetRequest, ctx: CallContext, sink: StreamSink<ReadDatasetResponse>) {
-      const split = splitName(request.split);
       const chunkBytes = request.chunkBytes === 0 ? DEFAULT_CHUNK_BYTES : request.chunkBytes;
       if (chunkBytes > limits.maxChunkBytes) {
         throw new InvalidArgumentError('chunkBytes', `must be at most ${limits.maxChunkBytes}`);
       }
+      // One stored array instead of a split: `split` and `input_dtype` are then ignored.
+      const auxiliary = request.auxiliary;
+      const split = auxiliary ? undefined : splitName(request.split);
       const file = await jobs.manifestFile(request.datasetId);
       if (split === 'train' && file.manifest.onlineTrain) {
         throw new FailedPreconditionError(
           `the train split of ${request.datasetId} is online: use ReadOnlineBatches`,
         );
       }
-      const dtype = inputDtypeFor(file, request.inputDtype);
+      const dtype = split ? inputDtypeFor(file, request.inputDtype) : DataType.DATA_TYPE_UNSPECIFIED;
       // At most two chunks (or 8 MiB) of this stream wait in grpc-js's queue at a time.
       const lease = pool.lease(Math.max(2 * chunkBytes, IN_FLIGHT_BYTES), ctx.signal);
-      const open = await openSplit(storage, file, split, dtype, lease);
+      let open: OpenSplit;
+      try {
+        open = split
+          ? await openSplit(storage, file, split, dtype, lease)
+          : await openAuxiliary(storage, file, auxiliary, lease);
+      } catch (err) {
+        lease.close();
+        throw err;
+      }
       try {
         for await (const chunk of toChunksFrom(open.sources, chunkBytes)) await sink.write({ chunk });
       } finally {
         lease.close();
         await open.close();
       }
-      ctx.log.debug({ datasetId: request.datasetId, split }, 'split streamed');
+      if (split) ctx.log.debug({ datasetId: request.datasetId, split }, 'split streamed');
+      else ctx.log.debug({ datasetId: request.datasetId, auxiliary }, 'auxiliary array streamed');
     },
 
     async readOnlineBatches(

@@ -1,5 +1,5 @@
-// A stored split as chunk sources for ReadDataset: "x", "y" and, after label corruption, "y_clean",
-// read from the .npy files a chunk at a time, so a stream of any size keeps a bounded amount of memory.
+// A stored split as chunk sources for ReadDataset: "x", "y" and, after label corruption, "y_clean"
+// (or one auxiliary array such as the subspace basis, as stored), read from the .npy files a chunk at a time, so a stream of any size keeps a bounded amount of memory.
 // Stored tensors stream with the sha256 recorded at generation (no re-hashing). Inputs can also be
 // delivered as float64, or as integers when every input value is an integer in the dtype's range
 // (character codes, +-1 bits); those are converted chunk by chunk and hashed as they stream.
@@ -138,4 +138,28 @@ export async function openSplit(
     await close();
     throw err;
   }
+}
+
+/**
+ * One auxiliary array (the subspace basis, mixture centres...) as a single chunk source named after
+ * it, in its stored dtype. An unknown name is INVALID_ARGUMENT on `auxiliary`, listing the names.
+ */
+export async function openAuxiliary(
+  storage: DatasetStorage,
+  file: ManifestFile,
+  name: string,
+  lease: Lease,
+): Promise<OpenSplit> {
+  const datasetId = file.manifest.datasetId;
+  const arrays = file.storage.auxiliary ?? {};
+  const tensor = Object.hasOwn(arrays, name) ? arrays[name] : undefined;
+  if (!tensor) {
+    const known = Object.keys(arrays).sort();
+    throw new InvalidArgumentError(
+      'auxiliary',
+      `dataset ${datasetId} has no auxiliary array ${JSON.stringify(name)} (${known.length > 0 ? `it has ${known.map((k) => JSON.stringify(k)).join(', ')}` : 'it has none'})`,
+    );
+  }
+  const reader = await storage.openTensor(datasetId, tensor.file);
+  return { sources: [storedSource(name, tensor, reader, lease)], close: () => reader.close() };
 }
