@@ -3,11 +3,12 @@
 // service (its production dependencies and nothing of the development tooling; onnxruntime only
 // where it is used, for linux/x64 only, without CUDA providers outside the CUDA image).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { DOCKERFILE, IMAGE_TARGETS } from '../docker/build-images.ts';
+import { DOCKERFILE, IMAGE_TARGETS, imageRepository, imageVersion } from '../docker/build-images.ts';
 import { productionClosure, SERVICES, stageService } from '../docker/stage-app.ts';
 
 const devTooling = [
@@ -89,5 +90,20 @@ describe('staged applications (deploy/docker/stage-app.ts)', () => {
     assert.ok(!existsSync(join(app, 'services/trainer/test')), 'tests are not staged');
     assert.ok(!existsSync(join(app, 'node_modules/typescript')));
     assert.equal(JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')).type, 'module');
+  });
+
+  test("coordinator: the Kubernetes executor's default Job image, read in the staged app, is the trainer tag", () => {
+    const dir = join(out, 'coordinator');
+    stageService('coordinator', dir);
+    const app = join(dir, 'app');
+    // The executor takes the version from /app/package.json in the image (four levels above it).
+    const executor = join(app, 'services/coordinator/src/executors/kubernetes-executor.ts');
+    const script = `const m = await import(${JSON.stringify(executor)}); process.stdout.write(m.defaultTrainerImage() ?? '')`;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: app,
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, `${imageRepository('trainer', 'gengap/')}:${imageVersion()}`);
   });
 });

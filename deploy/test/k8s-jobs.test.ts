@@ -8,15 +8,17 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { IMAGE_TARGETS, imageTag } from '../docker/build-images.ts';
+import { IMAGE_TARGETS, imageRepository, imageTag, imageVersion } from '../docker/build-images.ts';
 import { repoRoot } from '../docker/stage-app.ts';
 import {
   allowed,
   envOf,
   type K8sObject,
+  matchesSelector,
   ofKind,
   type Pod,
   podSpecs,
+  quantity,
   render,
   renders,
 } from './k8s-objects.ts';
@@ -42,11 +44,16 @@ function coordinatorEnv(objects: K8sObject[]): Record<string, string> {
 }
 
 async function trainingJob(objects: K8sObject[]): Promise<K8sObject> {
+  return jobFromEnv(coordinatorEnv(objects));
+}
+
+/** The Job the coordinator's executor makes for one attempt under the environment `env`. */
+async function jobFromEnv(env: Record<string, string>): Promise<K8sObject> {
   const { createKubernetesExecutor } = await import(executorModule);
   const { coordinatorConfigShape } = await import(configModule);
   const { commonConfigShape, createRootLogger, loadConfig } = await import('@gengap/service-kit');
   const { KubeConfig } = await import('@kubernetes/client-node');
-  const config = loadConfig({ ...commonConfigShape, ...coordinatorConfigShape }, coordinatorEnv(objects));
+  const config = loadConfig({ ...commonConfigShape, ...coordinatorConfigShape }, env);
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromOptions({
     clusters: [{ name: 'test', server: 'https://127.0.0.1:1', skipTLSVerify: true }],
@@ -86,8 +93,12 @@ for (const [overlay, dir] of Object.entries(renders)) {
         assert.equal(c.securityContext?.allowPrivilegeEscalation, false);
         assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL']);
         assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
-        assert.ok(c.resources?.requests?.cpu && c.resources?.requests?.memory, 'requests');
-        assert.ok(c.resources?.limits?.memory, 'a memory limit');
+        for (const r of ['cpu', 'memory']) {
+          const request = c.resources?.requests?.[r];
+          const limit = c.resources?.limits?.[r];
+          assert.ok(request !== undefined && limit !== undefined, `${r} request and limit`);
+          assert.ok(quantity(limit) >= quantity(request), `${r} limit >= request`);
+        }
         assert.ok(
           IMAGE_TARGETS.map((t) => imageTag(t)).includes(c.image),
           `${c.image} is an image the build makes`,
@@ -98,6 +109,59 @@ for (const [overlay, dir] of Object.entries(renders)) {
           'state and /tmp mounted',
         );
       }
+    });
+
+    test(`GPUs: ${overlay === 'gpu' ? 'the Job pod runs the CUDA image with an nvidia.com/gpu limit' : 'none for Job pods'}`, async () => {
+      const spec = (await trainingJob(objects)).spec.template.spec;
+      const container = spec.containers[0];
+      const gpus = Number(container.resources?.limits?.['nvidia.com/gpu'] ?? 0);
+      if (overlay === 'gpu') {
+        assert.ok(gpus >= 1, 'a GPU per Job pod');
+        assert.equal(container.image, imageTag('trainer-cuda'), 'the CUDA trainer image');
+        assert.ok(
+          (spec.tolerations ?? []).some((t: K8sObject) => t.key === 'nvidia.com/gpu'),
+          'tolerates GPU nodes',
+        );
+        // The Job pod asks for at least what the GPU trainer Deployment asks for.
+        const trainer = podSpecs(objects).find((p) => p.name === 'trainer')?.spec.containers[0];
+        for (const r of ['cpu', 'memory'])
+          assert.ok(
+            quantity(container.resources.requests[r]) >= quantity(trainer.resources.requests[r]),
+            `${r} request`,
+          );
+      } else {
+        assert.equal(gpus, 0);
+        assert.equal(container.image, imageTag('trainer'));
+      }
+    });
+
+    test('the Job pod carries app.kubernetes.io/component, which every NetworkPolicy selects by', async () => {
+      const labels = (await trainingJob(objects)).spec.template.metadata.labels;
+      assert.equal(labels['app.kubernetes.io/component'], 'trainer-run');
+      assert.equal(labels['app.kubernetes.io/part-of'], 'gengap');
+      const selectors: K8sObject[] = [];
+      for (const p of ofKind(objects, 'NetworkPolicy')) {
+        selectors.push(p.spec.podSelector);
+        for (const rule of [...(p.spec.ingress ?? []), ...(p.spec.egress ?? [])])
+          for (const peer of [...(rule.from ?? []), ...(rule.to ?? [])])
+            if (peer.podSelector) selectors.push(peer.podSelector);
+      }
+      for (const selector of selectors) {
+        const keys = [
+          ...Object.keys(selector.matchLabels ?? {}),
+          ...(selector.matchExpressions ?? []).map((e: K8sObject) => e.key),
+        ];
+        assert.ok(
+          !keys.includes('app.kubernetes.io/name'),
+          `no policy selects GenGap pods by name (${JSON.stringify(selector)})`,
+        );
+      }
+      const own = ofKind(objects, 'NetworkPolicy').filter((p) => matchesSelector(p.spec.podSelector, labels));
+      assert.deepEqual(
+        own.map((p) => p.metadata.name).sort(),
+        ['allow-dns-egress', 'default-deny-all', 'trainer-run-allow-egress', 'trainer-run-allow-ingress'],
+        'the Job pod gets its own policies (and the namespace-wide ones)',
+      );
     });
 
     test('the coordinator reaches the Job pod, and the pod reaches data and analysis', async () => {
@@ -141,3 +205,11 @@ for (const [overlay, dir] of Object.entries(renders)) {
     });
   });
 }
+
+describe("the executor's default Job image", { skip: missing }, () => {
+  test('is the trainer tag deploy/docker/build-images.ts makes (GENGAP_K8S_TRAINER_IMAGE unset)', async () => {
+    const job = await jobFromEnv({ GENGAP_DATA_ADDRESS: 'data:50051' });
+    const built = `${imageRepository('trainer', 'gengap/')}:${imageVersion()}`;
+    assert.equal(job.spec.template.spec.containers[0].image, built);
+  });
+});

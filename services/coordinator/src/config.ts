@@ -1,5 +1,16 @@
 // The coordinator's GENGAP_* settings (on top of service-kit's common ones), validated at start-up.
 import { z } from 'zod';
+import { parseRequestLimit } from './executors/resources.ts';
+
+/** "<request>" or "<request>,<limit>" Kubernetes quantities (executors/resources.ts). */
+const requestLimit = z.string().transform((s, ctx) => {
+  try {
+    return parseRequestLimit(s);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
 
 const addressList = z.string().transform((s) =>
   s
@@ -31,7 +42,8 @@ export const coordinatorConfigShape = {
   GENGAP_UNREACHABLE_BUDGET_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
   // Kubernetes executor.
   GENGAP_K8S_NAMESPACE: z.string().default('gengap'),
-  GENGAP_K8S_TRAINER_IMAGE: z.string().default('gengap/trainer:latest'),
+  /** Default: the tag deploy/docker/build-images.ts gives the trainer, gengap/trainer:<version>. */
+  GENGAP_K8S_TRAINER_IMAGE: z.string().min(1).optional(),
   GENGAP_K8S_SERVICE_ACCOUNT: z.string().optional(),
   /** Extra environment for trainer pods, as a JSON object. */
   GENGAP_K8S_TRAINER_ENV: z
@@ -45,4 +57,9 @@ export const coordinatorConfigShape = {
       }
     })
     .optional(),
+  /** CPU and memory of each Job pod: "<request>" or "<request>,<limit>" (default "1,4" and "2Gi,8Gi"). */
+  GENGAP_K8S_JOB_CPU: requestLimit.optional(),
+  GENGAP_K8S_JOB_MEMORY: requestLimit.optional(),
+  /** NVIDIA GPUs per Job pod (the nvidia.com/gpu limit); 0 asks for none. */
+  GENGAP_K8S_JOB_GPUS: z.coerce.number().int().min(0).max(64).default(0),
 };

@@ -4,13 +4,18 @@
 // re-listed by label at start-up. Then a whole experiment through it, with pods that point at a
 // real trainer.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { JobState } from '@gengap/proto/common/v1/job';
-import { callUnary, EXIT_CONFIG } from '@gengap/service-kit';
+import { ConfigError, callUnary, commonConfigShape, EXIT_CONFIG, loadConfig } from '@gengap/service-kit';
+import { coordinatorConfigShape } from '../src/config.ts';
 import type { AttemptRef } from '../src/executors/executor.ts';
 import {
+  createKubernetesExecutor,
   defaultKubernetesOptions,
+  defaultTrainerImage,
+  JOB_POD_COMPONENT,
   jobNameOf,
   KubernetesExecutor,
   LABELS,
@@ -92,6 +97,80 @@ describe('Kubernetes executor against a fake API server', () => {
     assert.equal(container?.securityContext?.readOnlyRootFilesystem, true);
     assert.deepEqual(container?.securityContext?.capabilities?.drop, ['ALL']);
     assert.ok(container?.env?.some((e) => e.name === 'GENGAP_DATA_ADDRESS' && e.value === 'data:8080'));
+  });
+
+  test('Job pods carry the component label the NetworkPolicies select, on the Job and its pods', () => {
+    const job = executorFor(fake).jobFor(ref());
+    for (const labels of [job.metadata?.labels, job.spec?.template.metadata?.labels]) {
+      assert.equal(labels?.[LABELS.component], JOB_POD_COMPONENT);
+      assert.equal(labels?.[LABELS.component], 'trainer-run');
+      assert.equal(labels?.[LABELS.partOf], 'gengap');
+    }
+  });
+
+  test('the trainer container has CPU and memory requests and limits, and no GPU by default', () => {
+    const pod = executorFor(fake).jobFor(ref()).spec?.template.spec;
+    assert.deepEqual(pod?.containers[0]?.resources, {
+      requests: { cpu: '1', memory: '2Gi' },
+      limits: { cpu: '4', memory: '8Gi' },
+    });
+    assert.equal(pod?.tolerations, undefined, 'no GPU toleration without GPUs');
+    assert.equal(pod?.enableServiceLinks, false);
+  });
+
+  test('GPUs become an nvidia.com/gpu limit with a toleration of the GPU taint', () => {
+    const pod = executorFor(fake, {
+      gpus: 2,
+      cpu: { request: '2', limit: '8' },
+      memory: { request: '8Gi', limit: '32Gi' },
+    }).jobFor(ref()).spec?.template.spec;
+    assert.deepEqual(pod?.containers[0]?.resources, {
+      requests: { cpu: '2', memory: '8Gi' },
+      limits: { cpu: '8', memory: '32Gi', 'nvidia.com/gpu': '2' },
+    });
+    assert.deepEqual(pod?.tolerations, [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+  });
+
+  test('GENGAP_K8S_JOB_CPU / _MEMORY / _GPUS and the default image, from the coordinator config', () => {
+    const configOf = (env: Record<string, string>) =>
+      loadConfig(
+        { ...commonConfigShape, ...coordinatorConfigShape },
+        { GENGAP_DATA_ADDRESS: 'data:1', ...env },
+      );
+    const podOf = (env: Record<string, string>) =>
+      createKubernetesExecutor(configOf(env), silentLog, fake.kubeConfig()).jobFor(ref()).spec?.template.spec;
+    const custom = podOf({
+      GENGAP_K8S_JOB_CPU: '500m',
+      GENGAP_K8S_JOB_MEMORY: '1Gi,3Gi',
+      GENGAP_K8S_JOB_GPUS: '1',
+    });
+    assert.deepEqual(custom?.containers[0]?.resources, {
+      requests: { cpu: '500m', memory: '1Gi' },
+      limits: { cpu: '500m', memory: '3Gi', 'nvidia.com/gpu': '1' },
+    });
+    const defaults = podOf({});
+    assert.deepEqual(defaults?.containers[0]?.resources, {
+      requests: { cpu: '1', memory: '2Gi' },
+      limits: { cpu: '4', memory: '8Gi' },
+    });
+    // The tag deploy/docker/build-images.ts gives the trainer: gengap/trainer:<root package.json version>.
+    const root = new URL('../../../package.json', import.meta.url);
+    const version = (JSON.parse(readFileSync(root, 'utf8')) as { version: string }).version;
+    assert.equal(defaultTrainerImage(), `gengap/trainer:${version}`);
+    assert.equal(defaults?.containers[0]?.image, `gengap/trainer:${version}`);
+    assert.notEqual(defaults?.containers[0]?.image, 'gengap/trainer:latest', 'a tag the build never makes');
+    for (const [variable, value] of [
+      ['GENGAP_K8S_JOB_CPU', '4,1'],
+      ['GENGAP_K8S_JOB_CPU', 'lots'],
+      ['GENGAP_K8S_JOB_MEMORY', '1Gi,2Gi,3Gi'],
+      ['GENGAP_K8S_JOB_GPUS', '-1'],
+    ] as const) {
+      assert.throws(
+        () => configOf({ [variable]: value }),
+        (err: unknown) => err instanceof ConfigError && err.variable === variable,
+        `${variable}=${value} is refused`,
+      );
+    }
   });
 
   test('creating a Job twice is idempotent (409 AlreadyExists counts as created)', async () => {

@@ -8,8 +8,9 @@
 //    and ignores pod disruptions (node drains, preemption), which do not count against backoffLimit.
 // The trainer pod serves until the coordinator deletes the Job after the run ends.
 
+import { readFileSync } from 'node:fs';
 import { serviceNames } from '@gengap/proto';
-import { EXIT_CONFIG, type Logger } from '@gengap/service-kit';
+import { ConfigError, EXIT_CONFIG, type Logger } from '@gengap/service-kit';
 import {
   type BatchV1Api,
   BatchV1Api as BatchV1ApiClass,
@@ -22,16 +23,38 @@ import {
 import { RpcCode, sleep } from '../orchestration/failures.ts';
 import { hashText } from '../spec/canonical.ts';
 import type { AttemptOutcome, AttemptRef, Executor, InfraFailure, Placement } from './executor.ts';
+import { containerResources, type RequestLimit } from './resources.ts';
 
 export const KUBERNETES_EXECUTOR = 'kubernetes';
 export const MANAGED_BY = 'gengap-coordinator';
 export const LABELS = {
   managedBy: 'app.kubernetes.io/managed-by',
   name: 'app.kubernetes.io/name',
+  component: 'app.kubernetes.io/component',
+  partOf: 'app.kubernetes.io/part-of',
   experiment: 'gengap.dev/experiment',
   cell: 'gengap.dev/cell',
   attempt: 'gengap.dev/attempt',
 } as const;
+
+/** The component label of Job pods: the NetworkPolicies select GenGap's pods by component. */
+export const JOB_POD_COMPONENT = 'trainer-run';
+
+/**
+ * The image the build tags for the trainer (deploy/docker/build-images.ts: "gengap/" + target + ":"
+ * + the root package.json's version). The version is read from the same package.json: the repository
+ * root here, /app/package.json in an image (stage-app.ts writes it with the root's version), both four
+ * levels above this file. Undefined when it cannot be read; GENGAP_K8S_TRAINER_IMAGE is then required.
+ */
+export function defaultTrainerImage(): string | undefined {
+  try {
+    const manifest = new URL('../../../../package.json', import.meta.url);
+    const { version } = JSON.parse(readFileSync(manifest, 'utf8')) as { version?: unknown };
+    return typeof version === 'string' && version ? `gengap/trainer:${version}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface KubernetesExecutorOptions {
   namespace: string;
@@ -45,9 +68,11 @@ export interface KubernetesExecutorOptions {
   deterministicExitCode: number;
   /** Pod failures (other than disruptions) tolerated before the Job fails. */
   backoffLimit: number;
-  cpuRequest: string;
-  memoryRequest: string;
-  memoryLimit: string;
+  /** CPU and memory of the trainer container (requests and limits). */
+  cpu: RequestLimit;
+  memory: RequestLimit;
+  /** Whole NVIDIA GPUs per Job pod (the nvidia.com/gpu limit); 0 asks for none. */
+  gpus: number;
   pollIntervalMs: number;
   /** How long to wait for the pod to become ready before the attempt counts as failed. */
   podReadyTimeoutMs: number;
@@ -59,9 +84,10 @@ export const defaultKubernetesOptions: Omit<KubernetesExecutorOptions, 'namespac
   grpcPort: 8080,
   deterministicExitCode: EXIT_CONFIG,
   backoffLimit: 2,
-  cpuRequest: '1',
-  memoryRequest: '2Gi',
-  memoryLimit: '8Gi',
+  // As the trainer Deployment: a core guaranteed, up to four; 2 GiB guaranteed, up to 8.
+  cpu: { request: '1', limit: '4' },
+  memory: { request: '2Gi', limit: '8Gi' },
+  gpus: 0,
   pollIntervalMs: 1000,
   podReadyTimeoutMs: 10 * 60_000,
   listPageSize: 500,
@@ -111,6 +137,8 @@ export class KubernetesExecutor implements Executor {
     const labels = {
       [LABELS.managedBy]: MANAGED_BY,
       [LABELS.name]: 'gengap-trainer-run',
+      [LABELS.component]: JOB_POD_COMPONENT,
+      [LABELS.partOf]: 'gengap',
       [LABELS.experiment]: ref.experimentId.slice(0, 63),
       [LABELS.cell]: ref.cellId.slice(0, 63),
       [LABELS.attempt]: String(ref.attempt),
@@ -150,6 +178,7 @@ export class KubernetesExecutor implements Executor {
           spec: {
             restartPolicy: 'Never',
             automountServiceAccountToken: false,
+            enableServiceLinks: false,
             ...(o.serviceAccountName ? { serviceAccountName: o.serviceAccountName } : {}),
             securityContext: {
               runAsNonRoot: true,
@@ -157,6 +186,10 @@ export class KubernetesExecutor implements Executor {
               runAsGroup: 65534,
               seccompProfile: { type: 'RuntimeDefault' },
             },
+            // GPU nodes are usually tainted; the nvidia.com/gpu limit already keeps the pod off others.
+            ...(o.gpus > 0
+              ? { tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }] }
+              : {}),
             containers: [
               {
                 name: 'trainer',
@@ -167,10 +200,7 @@ export class KubernetesExecutor implements Executor {
                   grpc: { port: o.grpcPort, service: serviceNames.trainer },
                   periodSeconds: 2,
                 },
-                resources: {
-                  requests: { cpu: o.cpuRequest, memory: o.memoryRequest },
-                  limits: { memory: o.memoryLimit },
-                },
+                resources: containerResources(o.cpu, o.memory, o.gpus),
                 securityContext: {
                   allowPrivilegeEscalation: false,
                   readOnlyRootFilesystem: true,
@@ -351,9 +381,12 @@ export class KubernetesExecutor implements Executor {
 
 export interface KubernetesConfig {
   GENGAP_K8S_NAMESPACE: string;
-  GENGAP_K8S_TRAINER_IMAGE: string;
+  GENGAP_K8S_TRAINER_IMAGE?: string | undefined;
   GENGAP_K8S_SERVICE_ACCOUNT?: string | undefined;
   GENGAP_K8S_TRAINER_ENV?: Record<string, string> | undefined;
+  GENGAP_K8S_JOB_CPU?: RequestLimit | undefined;
+  GENGAP_K8S_JOB_MEMORY?: RequestLimit | undefined;
+  GENGAP_K8S_JOB_GPUS?: number | undefined;
   GENGAP_DATA_ADDRESS: string;
   GENGAP_ANALYSIS_ADDRESS?: string | undefined;
 }
@@ -364,6 +397,12 @@ export function createKubernetesExecutor(
   log: Logger,
   kubeConfig?: KubeConfig,
 ): KubernetesExecutor {
+  const image = config.GENGAP_K8S_TRAINER_IMAGE ?? defaultTrainerImage();
+  if (!image)
+    throw new ConfigError(
+      'GENGAP_K8S_TRAINER_IMAGE',
+      'is required (no package.json to take the default tag from)',
+    );
   const kc = kubeConfig ?? new KubeConfig();
   if (!kubeConfig) kc.loadFromDefault();
   return new KubernetesExecutor(
@@ -371,7 +410,10 @@ export function createKubernetesExecutor(
     {
       ...defaultKubernetesOptions,
       namespace: config.GENGAP_K8S_NAMESPACE,
-      image: config.GENGAP_K8S_TRAINER_IMAGE,
+      image,
+      cpu: config.GENGAP_K8S_JOB_CPU ?? defaultKubernetesOptions.cpu,
+      memory: config.GENGAP_K8S_JOB_MEMORY ?? defaultKubernetesOptions.memory,
+      gpus: config.GENGAP_K8S_JOB_GPUS ?? defaultKubernetesOptions.gpus,
       ...(config.GENGAP_K8S_SERVICE_ACCOUNT ? { serviceAccountName: config.GENGAP_K8S_SERVICE_ACCOUNT } : {}),
       env: {
         GENGAP_DATA_ADDRESS: config.GENGAP_DATA_ADDRESS,
