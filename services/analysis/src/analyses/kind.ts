@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { AnalysisModel } from '../inputs/analysis-model.ts';
 import type { ExampleSet } from '../inputs/examples.ts';
 import type { RunHistory, RunInfo } from '../inputs/run-history.ts';
+import type { AuxiliaryArray } from '../inputs/sources.ts';
 
 /** The oneof of AnalysisSpec: one entry per analysis kind. */
 export type KindSpec = NonNullable<AnalysisSpec['kind']>;
@@ -67,6 +68,11 @@ export interface AnalysisInputs {
    * after the spec's seeded shuffle and num_examples, in the dtype the model needs.
    */
   examples(options?: DataOptions): Promise<ExampleSet>;
+  /**
+   * An auxiliary array of the analysed dataset (the same dataset as `examples`), e.g. a subspace
+   * source's "basis"; INVALID_ARGUMENT on `field` when the dataset has no array of that name.
+   */
+  auxiliary(name: string, field: string): Promise<AuxiliaryArray>;
   /** A training run's spec, status, summary and checkpoint list (trainer GetRun). */
   run(runId: string): Promise<RunInfo>;
   /** A run's event log as of now: epoch metrics, step metrics, trajectory points, checkpoints... */

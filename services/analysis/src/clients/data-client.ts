@@ -1,20 +1,22 @@
 // The data service as a DatasetSource: GetDataset for the manifest (classes, input shape), ReadDataset
-// for the split's "x" and "y" tensors in checksummed chunks.
+// for the split's "x" and "y" tensors in checksummed chunks, or for one auxiliary array (the basis).
 
 import { Split } from '@gengap/proto/common/v1/refs';
-import type { DataType } from '@gengap/proto/common/v1/tensor';
+import { DataType } from '@gengap/proto/common/v1/tensor';
 import { DataServiceClient } from '@gengap/proto/data/v1/data_service';
 import {
   callUnary,
   closeClient,
   createClient,
   FailedPreconditionError,
+  FIELD_METADATA_KEY,
   NotFoundError,
   readStream,
 } from '@gengap/service-kit';
 import { ChunkAssembler } from '@gengap/tensor-io';
+import { type ServiceError, status } from '@grpc/grpc-js';
 import type { SplitData } from '../inputs/examples.ts';
-import type { DatasetSource } from '../inputs/sources.ts';
+import { type AuxiliaryArray, type DatasetSource, UnknownAuxiliaryError } from '../inputs/sources.ts';
 import { floatArrayOf, labelsOf } from './tensors.ts';
 
 export class DataServiceDatasets implements DatasetSource {
@@ -71,6 +73,41 @@ export class DataServiceDatasets implements DatasetSource {
       numClasses: manifest.numClasses,
       yClean: yClean ? labelsOf(yClean) : undefined,
       datasetSpec: manifest.spec,
+    };
+  }
+
+  async readAuxiliary(datasetId: string, name: string, signal: AbortSignal): Promise<AuxiliaryArray> {
+    const assembler = new ChunkAssembler({ maxTensorBytes: 2 ** 32 });
+    const stream = readStream(
+      this.client,
+      this.client.readDataset,
+      {
+        datasetId,
+        split: Split.SPLIT_UNSPECIFIED,
+        chunkBytes: 0,
+        inputDtype: DataType.DATA_TYPE_UNSPECIFIED,
+        auxiliary: name,
+      },
+      { signal, deadlineMs: 20 * this.deadlineMs },
+    );
+    try {
+      for await (const message of stream) if (message.chunk) assembler.push(message.chunk);
+    } catch (err) {
+      // The data service names the request field `auxiliary` when the dataset has no such array.
+      const e = err as Partial<ServiceError>;
+      if (e.code === status.INVALID_ARGUMENT && e.metadata?.get(FIELD_METADATA_KEY)[0] === 'auxiliary') {
+        throw new UnknownAuxiliaryError(e.details ?? `dataset ${datasetId} has no auxiliary array ${name}`);
+      }
+      throw err;
+    }
+    const tensor = assembler.finish().find((t) => t.name === name);
+    if (!tensor)
+      throw new FailedPreconditionError(`dataset ${datasetId} sent no tensor ${JSON.stringify(name)}`);
+    const values = floatArrayOf(tensor);
+    return {
+      name,
+      shape: tensor.shape.map(Number),
+      values: values instanceof Float64Array ? values : Float64Array.from(values),
     };
   }
 }

@@ -12,7 +12,13 @@ import { type AnalysisModel, analysisModel, type ModelCompiler, type ModelLease 
 import type { ByteLruCache } from './byte-cache.ts';
 import { type ExampleSet, exampleSet, type SplitData, selectExamples } from './examples.ts';
 import { historyFromEvents, type RunHistory } from './run-history.ts';
-import type { DatasetSource, DerivedCheckpointSource, RunSource } from './sources.ts';
+import {
+  type AuxiliaryArray,
+  type DatasetSource,
+  type DerivedCheckpointSource,
+  type RunSource,
+  UnknownAuxiliaryError,
+} from './sources.ts';
 
 export interface InputServices {
   /** Absent when no trainer is configured: run checkpoints and histories are then unavailable. */
@@ -134,20 +140,40 @@ export class JobInputs implements AnalysisInputs {
     return analysisModel(lease.model, checkpoint);
   }
 
-  async examples(options: DataOptions = {}): Promise<ExampleSet> {
-    const checkpoint = await this.checkpoint();
+  /** The analysed dataset: the spec's, else the checkpoint run's training dataset. */
+  private async datasetId(checkpoint: LoadedCheckpoint): Promise<string> {
     let datasetId = this.spec.dataset?.datasetId ?? '';
     if (!datasetId) {
       const run = await this.run(checkpoint.runId);
       datasetId = run.spec?.dataset?.datasetId ?? '';
       if (!datasetId) throw new FailedPreconditionError(`run ${checkpoint.runId} names no dataset`);
     }
+    return datasetId;
+  }
+
+  private datasetSource(): DatasetSource {
     if (!this.services.datasets) {
       throw new FailedPreconditionError(
         'this analysis service has no data service configured (GENGAP_DATA_ADDRESS)',
       );
     }
-    const datasets = this.services.datasets;
+    return this.services.datasets;
+  }
+
+  async auxiliary(name: string, field: string): Promise<AuxiliaryArray> {
+    const datasetId = await this.datasetId(await this.checkpoint());
+    try {
+      return await this.datasetSource().readAuxiliary(datasetId, name, this.signal);
+    } catch (err) {
+      if (err instanceof UnknownAuxiliaryError) throw new InvalidArgumentError(field, err.message);
+      throw err;
+    }
+  }
+
+  async examples(options: DataOptions = {}): Promise<ExampleSet> {
+    const checkpoint = await this.checkpoint();
+    const datasetId = await this.datasetId(checkpoint);
+    const datasets = this.datasetSource();
     const requested = options.split ?? this.spec.split;
     const split = requested === Split.SPLIT_TEST ? Split.SPLIT_TEST : Split.SPLIT_TRAIN;
     const float64 = (await this.precisionFor(checkpoint)) === Precision.PRECISION_FLOAT64;

@@ -27,6 +27,26 @@ export interface RunSource {
 export interface DatasetSource {
   /** A whole split with inputs in `inputDtype` (FLOAT32 or FLOAT64; integer codes come as INT32). */
   readSplit(datasetId: string, split: Split, inputDtype: DataType, signal: AbortSignal): Promise<SplitData>;
+  /**
+   * One auxiliary array stored with the dataset (DatasetManifest.auxiliary_arrays: a subspace
+   * source's "basis"...), as float64; UnknownAuxiliaryError when the dataset has no array of that name.
+   */
+  readAuxiliary(datasetId: string, name: string, signal: AbortSignal): Promise<AuxiliaryArray>;
+}
+
+export interface AuxiliaryArray {
+  name: string;
+  shape: number[];
+  /** Row-major values (float32 arrays are widened exactly). */
+  values: Float64Array;
+}
+
+/** The dataset stores no auxiliary array of the requested name (the message says which it has). */
+export class UnknownAuxiliaryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnknownAuxiliaryError';
+  }
 }
 
 /** Checkpoints written by this service's own analyses (RESCALE), by analysis id. */

@@ -10,7 +10,12 @@ import { type Run, type RunEvent, RunSpec } from '@gengap/proto/trainer/v1/run';
 import { NotFoundError } from '@gengap/service-kit';
 import type { NamedTensor } from '../../src/analyses/kind.ts';
 import type { SplitData } from '../../src/inputs/examples.ts';
-import type { DatasetSource, RunSource } from '../../src/inputs/sources.ts';
+import {
+  type AuxiliaryArray,
+  type DatasetSource,
+  type RunSource,
+  UnknownAuxiliaryError,
+} from '../../src/inputs/sources.ts';
 
 export interface LocalCheckpoint {
   step: number;
@@ -71,6 +76,19 @@ export class LocalRuns implements RunSource {
 
 export class LocalDatasets implements DatasetSource {
   private readonly splits = new Map<string, SplitData>();
+  private readonly arrays = new Map<string, AuxiliaryArray>();
+
+  /** An auxiliary array of `datasetId` (the data service's ReadDatasetRequest.auxiliary). */
+  addAuxiliary(datasetId: string, array: AuxiliaryArray): void {
+    this.arrays.set(`${datasetId}/${array.name}`, array);
+  }
+
+  async readAuxiliary(datasetId: string, name: string): Promise<AuxiliaryArray> {
+    const array = this.arrays.get(`${datasetId}/${name}`);
+    if (!array)
+      throw new UnknownAuxiliaryError(`dataset ${datasetId} has no auxiliary array ${JSON.stringify(name)}`);
+    return array;
+  }
 
   add(datasetId: string, split: Split, data: Omit<SplitData, 'datasetId' | 'split'>): void {
     this.splits.set(`${datasetId}/${split}`, { ...data, datasetId, split });
