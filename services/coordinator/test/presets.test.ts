@@ -148,10 +148,10 @@ test('badger-memorization quick: random labels at rising input noise and two tra
   );
 });
 
-test('manifold quick: subspace data with swept transverse noise, labels from the subspace coordinate; the Jacobian split is declared missing', () => {
+test('manifold quick: subspace data with swept transverse noise, labels from the subspace coordinate; the Jacobian split along the stored basis', () => {
   const preset = presets.find((p) => p.name === 'manifold');
   assert.deepEqual(preset?.papers, ['M']);
-  assert.match(preset?.unsupported.join(' ') ?? '', /along the subspace.*transverse/);
+  assert.deepEqual(preset?.unsupported, []);
   const { cells, spec } = resolveExperiment(sourceFromJson(presetSpec('manifold', 'quick').spec));
   const sigmas = new Set<number>();
   for (const cell of cells) {
@@ -174,6 +174,15 @@ test('manifold quick: subspace data with swept transverse noise, labels from the
   assert.ok(sigmas.has(0) && sigmas.size >= 4, `noise from none upwards (${[...sigmas]})`);
   const kinds = spec.analyses.map((a) => a.spec?.kind?.$case);
   assert.ok(kinds.includes('inputSensitivity') && kinds.includes('generalizationGap'));
+  for (const size of ['quick', 'full'] as const) {
+    const analyses = resolveExperiment(sourceFromJson(presetSpec('manifold', size).spec)).spec.analyses;
+    const sensitivity = analyses.find((a) => a.spec?.kind?.$case === 'inputSensitivity')?.spec?.kind;
+    assert.equal(
+      sensitivity?.$case === 'inputSensitivity' ? sensitivity.value.subspaceBasis : undefined,
+      'basis',
+      `${size}: the Jacobian is split along the subspace source's stored basis`,
+    );
+  }
 });
 
 test('unknown presets and sizes are refused', () => {

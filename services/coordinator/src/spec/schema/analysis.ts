@@ -124,7 +124,13 @@ export const analysisSpecSchema = oneof(
         numImages: uint32.optional(),
       })
       .optional(),
-    inputSensitivity: z.strictObject({ numBins: uint32.optional() }).optional(),
+    inputSensitivity: z
+      .strictObject({
+        numBins: uint32.optional(),
+        // An auxiliary array of the analysed dataset (a subspace source's "basis").
+        subspaceBasis: z.string().optional(),
+      })
+      .optional(),
     attack: z
       .strictObject({
         method: protoEnum(AttackMethod),
