@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { Analysis } from '@gengap/proto/analysis/v1/analysis';
 import { JobState } from '@gengap/proto/common/v1/job';
 import { ExperimentRun } from '@gengap/proto/coordinator/v1/experiment';
 import { RunSummary } from '@gengap/proto/trainer/v1/run';
@@ -184,6 +185,10 @@ describe('buildReport with every analysis kind', async () => {
       assert.ok(html.includes(`<h2>${rule.title}`), `a section for ${kind}`);
   });
 
+  test('input sensitivity without a subspace basis draws no along/transverse chart', () => {
+    assert.ok(!readdirSync(join(dir, 'data')).some((f) => f.includes('jacobian-split')));
+  });
+
   test('analyses measured during training are drawn against the checkpoint step', () => {
     const rows = readCsv(join(dir, 'data/sharpness-during-training-sharpness.csv'));
     assert.deepEqual([...new Set(rows.map((r) => r.checkpoint_step))].sort(), ['100', '200', '300']);
@@ -358,6 +363,69 @@ describe('charts follow the swept axes of any experiment', () => {
     const html = readFileSync(out.htmlPath, 'utf8');
     assert.match(html, /2 \(2 cancelled\)/);
     assert.ok(!html.includes('<figure class="chart"'), 'no charts without data');
+  });
+
+  test('a manifold sweep: input-Jacobian along vs transverse means against the noise sigma, stripes as colour', async () => {
+    const sigmas = [0, 0.1, 0.5, 1];
+    const runs: RunRecord[] = [];
+    const analyses: Analysis[] = [];
+    let i = 0;
+    for (const stripeFrequency of [0.25, 1])
+      for (const noiseSigma of sigmas) {
+        const r = runWith({ noiseSigma, stripeFrequency }, i, true);
+        const id = `sens-${i++}`;
+        // Along grows with the stripe frequency; transverse with the noise (made-up, distinct numbers).
+        const along = 2 * stripeFrequency + noiseSigma / 10;
+        const transverse = 0.3 + 3 * noiseSigma;
+        r.run.analyses.push({
+          name: 'inputSensitivity',
+          analysisId: id,
+          status: { state: JobState.JOB_STATE_SUCCEEDED, progress: 1, phase: '', attempt: 1 },
+          summaryJson: '',
+        });
+        analyses.push(
+          Analysis.fromPartial({
+            analysisId: id,
+            spec: { kind: { $case: 'inputSensitivity', value: { numBins: 0, subspaceBasis: 'basis' } } },
+            status: { state: JobState.JOB_STATE_SUCCEEDED },
+            result: {
+              kind: {
+                $case: 'inputSensitivity',
+                value: {
+                  lossGradientNorms: [0.1, 0.2],
+                  jacobianNorms: [Math.hypot(along, transverse)],
+                  meanJacobianNorm: Math.hypot(along, transverse),
+                  alongJacobianNorms: [along],
+                  transverseJacobianNorms: [transverse],
+                  meanAlongJacobianNorm: along,
+                  meanTransverseJacobianNorm: transverse,
+                },
+              },
+            },
+          }),
+        );
+        runs.push(r);
+      }
+    const dir = tempDir();
+    const out = await buildReport({ ...inputOf(runs), analyses }, dir);
+    assert.deepEqual(out.problems, []);
+    const rows = readCsv(join(dir, 'data/inputsensitivity-jacobian-split.csv'));
+    assert.equal(rows.length, 2 * runs.length, 'one row per run and part');
+    for (const row of rows) {
+      const sigma = Number(row.x);
+      const stripes = Number(row.stripeFrequency);
+      assert.equal(row.group, String(stripes));
+      const expected = row.part === 'along' ? 2 * stripes + sigma / 10 : 0.3 + 3 * sigma;
+      assert.equal(Number(row.mean_jacobian_norm), expected, `${row.part} at sigma ${sigma}`);
+    }
+    assert.deepEqual([...new Set(rows.map((r) => r.part))], ['along', 'transverse']);
+    const svg = readFileSync(join(dir, 'charts/inputsensitivity-jacobian-split.svg'), 'utf8');
+    assert.match(svg, /Input-Jacobian along and across the subspace vs noiseSigma/);
+    assert.ok(markCount(svg) >= 2 * runs.length, 'a point per run and part');
+    const table = readCsv(join(dir, 'data/inputsensitivity-sensitivity.csv'));
+    assert.ok(
+      table.every((r) => r.mean_along_jacobian_norm !== '' && r.mean_transverse_jacobian_norm !== ''),
+    );
   });
 
   test('text from the experiment is escaped', async () => {

@@ -1,16 +1,19 @@
 // Charts of what a trained model does to inputs: inversions of layer embeddings, input
 // sensitivity, adversarial attacks, critical samples, attributions, linear probes and ensemble
 // disagreement.
-import { chartDraft } from '../chart-draft.ts';
+import { type ChartDraft, chartDraft } from '../chart-draft.ts';
 import type { Row } from '../csv.ts';
 import type { ReportContext } from '../report-context.ts';
+import { axisValue, groupLabel } from '../sweep-axes.ts';
 import {
   type AnalysisCharts,
   type AnalysisItem,
   curveChart,
   integerAxis,
+  itemColor,
   itemColumns,
   present,
+  type ResultOf,
   resultTable,
   scalarChart,
 } from './analysis-items.ts';
@@ -58,6 +61,131 @@ export function inversionCharts(
   };
 }
 
+/** Whether the analysis split its Jacobians along a subspace basis (InputSensitivity.subspace_basis). */
+function hasSubspaceSplit(r: ResultOf<'inputSensitivity'>): boolean {
+  return r.alongJacobianNorms.length > 0;
+}
+
+const SPLIT_CAPTION =
+  'Mean Frobenius norms of the input Jacobian d logits / d x along the stored subspace basis U (||J U||) and across it (||J (I - U U^T)||), over the analysed examples (solid lines and circles: along; dashed lines and triangles: transverse). Per example, the squares of the two add up to the squared full norm.';
+
+/**
+ * The along/transverse means of the items that have them: against the first numeric swept axis
+ * (other axes as colour, the part as dash), against the checkpoint step when measured during
+ * training, else paired bars per run.
+ */
+function jacobianSplitChart(
+  ctx: ReportContext,
+  id: string,
+  items: readonly AnalysisItem<'inputSensitivity'>[],
+): ChartDraft | undefined {
+  const split = items.filter((i) => hasSubspaceSplit(i.result));
+  if (split.length === 0) return undefined;
+  const axis = ctx.axes.find((a) => a.kind === 'numeric');
+  const others = ctx.axes.filter((a) => a !== axis);
+  const overTraining = new Set(split.map((i) => i.step)).size > 1;
+  const rows: Row[] = [];
+  for (const item of split) {
+    for (const [part, value] of [
+      ['along', item.result.meanAlongJacobianNorm],
+      ['transverse', item.result.meanTransverseJacobianNorm],
+    ] as const) {
+      const row: Row = { ...itemColumns(ctx, item), part, mean_jacobian_norm: value };
+      if (axis && item.run) {
+        row.x = axisValue(item.run.record.run, axis);
+        row.group = groupLabel(item.run.record.run, others);
+      }
+      rows.push(row);
+    }
+  }
+  const y = { field: 'mean_jacobian_norm', type: 'quantitative', title: 'mean input-Jacobian norm' };
+  const dash = {
+    field: 'part',
+    type: 'nominal',
+    title: 'part',
+    scale: {
+      domain: ['along', 'transverse'],
+      range: [
+        [1, 0],
+        [6, 4],
+      ],
+    },
+  };
+  const shape = {
+    field: 'part',
+    type: 'nominal',
+    title: 'part',
+    scale: { domain: ['along', 'transverse'], range: ['circle', 'triangle-up'] },
+  };
+  const title = 'Input-Jacobian along and across the subspace';
+  if (overTraining) {
+    return chartDraft(id, `${title} during training`, SPLIT_CAPTION, rows, {
+      width: 560,
+      height: 280,
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'checkpoint_step', type: 'quantitative', title: 'step of the checkpoint' },
+        y,
+        color: itemColor(ctx, split),
+        strokeDash: dash,
+        detail: [
+          { field: 'run', type: 'nominal' },
+          { field: 'part', type: 'nominal' },
+        ],
+      },
+    });
+  }
+  if (axis && split.every((i) => i.run)) {
+    const domain = [...new Set(ctx.runs.map((v) => groupLabel(v.record.run, others)))];
+    const color =
+      others.length > 0
+        ? {
+            color: {
+              field: 'group',
+              type: 'nominal',
+              title: others.map((a) => a.name).join(', '),
+              scale: { domain },
+            },
+          }
+        : {};
+    const x = { field: 'x', type: 'quantitative', title: axis.name, scale: { zero: false, nice: false } };
+    return chartDraft(id, `${title} vs ${axis.name}`, SPLIT_CAPTION, rows, {
+      width: 560,
+      height: 280,
+      layer: [
+        {
+          mark: { type: 'line' },
+          encoding: {
+            x,
+            y: { ...y, aggregate: 'mean' },
+            strokeDash: dash,
+            detail: { field: 'part', type: 'nominal' },
+            ...color,
+          },
+        },
+        { mark: { type: 'point', filled: true, size: 55 }, encoding: { x, y, shape, ...color } },
+      ],
+    });
+  }
+  return chartDraft(id, `${title} per run`, SPLIT_CAPTION, rows, {
+    width: { step: 28 },
+    height: 260,
+    mark: { type: 'bar' },
+    encoding: {
+      x: {
+        field: 'label',
+        type: 'nominal',
+        title: null,
+        sort: null,
+        axis: { labelAngle: -35, labelLimit: 220 },
+      },
+      xOffset: { field: 'part', type: 'nominal' },
+      y,
+      color: { field: 'part', type: 'nominal', title: 'part' },
+    },
+  });
+}
+
 export function inputSensitivityCharts(
   ctx: ReportContext,
   items: AnalysisItem<'inputSensitivity'>[],
@@ -91,11 +219,14 @@ export function inputSensitivityCharts(
         { field: 'mean_jacobian_norm', title: 'Mean input-Jacobian norm', value: (r) => r.meanJacobianNorm },
         'Mean Frobenius norm of d logits / d x over the analysed examples.',
       ),
+      jacobianSplitChart(ctx, `${name}-jacobian-split`, items),
     ),
     tables: [
       resultTable(ctx, `${name}-sensitivity`, 'Input sensitivity', items, (r) => ({
         mean_loss_gradient_norm: r.meanLossGradientNorm,
         mean_jacobian_norm: r.meanJacobianNorm,
+        mean_along_jacobian_norm: hasSubspaceSplit(r) ? r.meanAlongJacobianNorm : null,
+        mean_transverse_jacobian_norm: hasSubspaceSplit(r) ? r.meanTransverseJacobianNorm : null,
         examples: r.lossGradientNorms.length,
       })),
     ],
