@@ -132,6 +132,15 @@ test('SIGTERM with work in flight and watchers attached: NOT_SERVING, exit 0 wit
   }
   const ended = await Promise.race([Promise.all(streams), sleep(10_000).then(() => 'hung' as const)]);
   assert.notEqual(ended, 'hung', 'every watch stream ended');
+  // With a status a client knows to retry on (resuming from its last sequence), not OK as if the
+  // job were over, nor a transport error. The dataset may have finished already (then its watch
+  // ended OK after the terminal event); the 400-epoch run, the analysis and the experiment cannot.
+  const [datasetWatch, ...longWatches] = ended;
+  assert.ok(
+    [status.OK, status.UNAVAILABLE].includes(datasetWatch as number),
+    `dataset watch ${datasetWatch}`,
+  );
+  assert.deepEqual(longWatches, [status.UNAVAILABLE, status.UNAVAILABLE, status.UNAVAILABLE]);
   for (const c of [data, trainer, analysis, coordinator]) closeClient(c);
   console.log(
     `# SIGTERM: ${Object.entries(stopped)

@@ -11,7 +11,13 @@ import {
   status,
 } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { CancelledError, GenGapError, ResourceExhaustedError, toServiceError } from './errors.ts';
+import {
+  CancelledError,
+  GenGapError,
+  ResourceExhaustedError,
+  toServiceError,
+  UnavailableError,
+} from './errors.ts';
 
 export interface CallContext {
   /** Child logger tagged with the method and a call id. */
@@ -44,6 +50,13 @@ export interface HandlerOptions {
   maxUnaryDeadlineMs: number;
   /** Abort signal of the whole server: fires when it is forced to stop. */
   serverSignal: AbortSignal;
+  /**
+   * Fires when the server starts draining. Watch streams (methods named Watch*) end then with
+   * UNAVAILABLE: they follow jobs that can outlive any process and resume from a sequence number,
+   * so holding them through the grace period would only delay the stop, and cutting them at its end
+   * would reach clients as a broken transport rather than a status they know to retry.
+   */
+  drainSignal?: AbortSignal;
   /** Hook run before every handler (authentication, authorisation); throw a GenGapError to refuse. */
   beforeCall?: (method: string, metadata: Metadata) => CallContext['principal'] | undefined;
   /** Admission of calls against the in-flight limits; absent: no limits. */
@@ -120,6 +133,11 @@ function deadlineMsFrom(deadline: Date | number, cap: number): number {
   return Math.max(0, Math.min(cap, remaining));
 }
 
+/** Whether a method path (/package.Service/Method) names a resumable watch stream. */
+function isWatch(method: string): boolean {
+  return method.slice(method.lastIndexOf('/') + 1).startsWith('Watch');
+}
+
 function makeContext(
   method: string,
   call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
@@ -135,9 +153,17 @@ function makeContext(
     release();
     controller.abort(new CancelledError('client cancelled the call'));
   };
-  const onServerAbort = () => controller.abort(new CancelledError('server is stopping'));
+  // UNAVAILABLE, not CANCELLED: the caller did nothing wrong and may retry (elsewhere or later).
+  const onServerAbort = () =>
+    controller.abort(
+      new UnavailableError('the server is stopping; retry (watches resume from their last sequence)'),
+    );
+  const stopSignal =
+    options.drainSignal && isWatch(method)
+      ? AbortSignal.any([options.serverSignal, options.drainSignal])
+      : options.serverSignal;
   call.on('cancelled', onCancel);
-  options.serverSignal.addEventListener('abort', onServerAbort, { once: true });
+  stopSignal.addEventListener('abort', onServerAbort, { once: true });
   let timer: NodeJS.Timeout | undefined;
   if (deadlineCapMs !== undefined) {
     const ms = deadlineMsFrom(call.getDeadline(), deadlineCapMs);
@@ -158,7 +184,7 @@ function makeContext(
     release();
     if (timer) clearTimeout(timer);
     call.removeListener('cancelled', onCancel);
-    options.serverSignal.removeEventListener('abort', onServerAbort);
+    stopSignal.removeEventListener('abort', onServerAbort);
   };
   return { ctx, dispose };
 }
@@ -223,7 +249,10 @@ export function serverStream<Req, Res>(
     (options.limiter ? options.limiter.track(work) : work).then(
       () => {
         dispose();
-        if (!call.cancelled && !call.writableEnded) call.end();
+        if (call.cancelled || call.writableEnded) return;
+        // A stream the server stopped is not complete: its reader gets the reason, not OK.
+        if (ctx.signal.aborted) call.emit('error', toServiceError(ctx.signal.reason, ctx.log));
+        else call.end();
       },
       (err) => {
         dispose();

@@ -48,6 +48,7 @@ export class GenGapServer {
   readonly log: Logger;
   private readonly settings: ServerSettings;
   private readonly abort = new AbortController();
+  private readonly draining = new AbortController();
   readonly limiter: CallLimiter;
   private stopping: Promise<void> | undefined;
   port = 0;
@@ -89,6 +90,7 @@ export class GenGapServer {
       log: this.log,
       maxUnaryDeadlineMs: this.settings.maxUnaryDeadlineMs,
       serverSignal: this.abort.signal,
+      drainSignal: this.draining.signal,
       limiter: this.limiter,
     };
     if (this.settings.beforeCall) options.beforeCall = this.settings.beforeCall;
@@ -141,16 +143,19 @@ export class GenGapServer {
     this.log.info({ drainDelayMs, shutdownGraceMs }, 'draining');
     this.setServing(false);
     await new Promise((r) => setTimeout(r, drainDelayMs));
+    this.draining.abort();
     const graceful = new Promise<boolean>((resolve) => this.grpc.tryShutdown(() => resolve(true)));
     const timeout = new Promise<boolean>((resolve) =>
       setTimeout(() => resolve(false), shutdownGraceMs).unref(),
     );
-    // Long-lived watch streams would hold tryShutdown forever; they end when the signal fires.
+    // Watch streams ended at the drain signal (UNAVAILABLE, resumable); what is left is finite work.
     const finished = await Promise.race([graceful, timeout]);
     if (!finished) {
       this.log.warn('grace period over; cancelling in-flight calls');
     }
     this.abort.abort();
+    // One turn for the aborted calls to write their status before the transport goes.
+    await new Promise((r) => setTimeout(r, 50));
     this.grpc.forceShutdown();
     this.log.info('stopped');
   }
