@@ -48,7 +48,14 @@ NUMPY_DTYPES = {
     tensor_pb2.DATA_TYPE_UINT8: np.dtype("u1"),
 }
 # Retry on these while following the experiment (the coordinator restarting, a deadline on a hop).
-RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
+# A stream cut by a server that died (rather than drained) reaches grpc core's Python client as
+# UNKNOWN "Stream removed" or INTERNAL "RST_STREAM"; the watch is read-only and resumes from the next
+# sequence, so retrying those is safe too (the same set as the gengap CLI's).
+RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED,
+             grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.ABORTED,
+             grpc.StatusCode.RESOURCE_EXHAUSTED}
+# Consecutive failed attempts (no event in between) before the client gives up.
+MAX_FAILED_ATTEMPTS = 60
 
 
 def log(message):
@@ -79,6 +86,7 @@ def follow(channel_factory, experiment_id, deadline):
     final_state = None
     reconnects = 0
     events = 0
+    failed, sequence_at_failure = 0, -1
     while final_state is None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"experiment {experiment_id} did not finish in time")
@@ -117,6 +125,10 @@ def follow(channel_factory, experiment_id, deadline):
                     final_state = got.experiment.status.state
         except grpc.RpcError as err:
             if err.code() not in RETRYABLE:
+                raise
+            failed = failed + 1 if next_sequence == sequence_at_failure else 1
+            sequence_at_failure = next_sequence
+            if failed > MAX_FAILED_ATTEMPTS:
                 raise
             reconnects += 1
             log(f"  watch interrupted ({err.code().name}); resuming from event {next_sequence}")
