@@ -94,5 +94,8 @@ test('a slow reader of a 150 MB split does not grow the server: flow control, th
     ).toFixed(0)} MiB -> peak ${(peak / 2 ** 20).toFixed(0)} MiB (+${(growth / 2 ** 20).toFixed(0)} MiB)`,
   );
   assert.ok(received > 5 && received < SPLIT_BYTES / 2 ** 20 / 2, `the reader was slow (${received} chunks)`);
-  assert.ok(growth < SPLIT_BYTES / 4, `server RSS grew by ${(growth / 2 ** 20).toFixed(0)} MiB`);
+  // A server that ignored write() returning false would hold the whole split (+146 MiB) within a
+  // second. One that waits for 'drain' holds the 16 MiB HTTP/2 window plus the 1 MiB chunk buffers
+  // V8 has not collected yet (external memory is freed lazily): +37..42 MiB measured, 1 and 2 cores.
+  assert.ok(growth < SPLIT_BYTES / 2, `server RSS grew by ${(growth / 2 ** 20).toFixed(0)} MiB`);
 });
