@@ -285,6 +285,12 @@ for (const [overlay, dir] of Object.entries(renders)) {
       const jobs = rules.find((r) => r.apiGroups.includes('batch') && r.resources.includes('jobs'));
       for (const verb of ['create', 'get', 'list', 'watch', 'delete'])
         assert.ok(jobs?.verbs.includes(verb), verb);
+      // Each Job's state claim (the executor's ensureClaim, listClaims and deleteClaim).
+      const claims = rules.find(
+        (r) => r.apiGroups.includes('') && r.resources.includes('persistentvolumeclaims'),
+      );
+      for (const verb of ['create', 'get', 'list', 'delete'])
+        assert.ok(claims?.verbs.includes(verb), `persistentvolumeclaims ${verb}`);
       for (const r of rules) {
         assert.ok(
           !r.verbs.includes('*') && !r.resources.includes('*') && !r.apiGroups.includes('*'),
