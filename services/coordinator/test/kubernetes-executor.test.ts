@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { JobStore } from '@gengap/job-store';
 import { JobState } from '@gengap/proto/common/v1/job';
 import { ConfigError, callUnary, commonConfigShape, EXIT_CONFIG, loadConfig } from '@gengap/service-kit';
+import { EXIT_RUN_FAILED } from '../../trainer/src/runs/exit-after-run.ts';
 import { coordinatorConfigShape } from '../src/config.ts';
 import type { AttemptRef } from '../src/executors/executor.ts';
 import {
@@ -83,7 +84,7 @@ describe('Kubernetes executor against a fake API server', () => {
     assert.ok(name.length <= 63);
   });
 
-  test('the Job runs a trainer pod that fails the Job on the config exit code and ignores disruptions', () => {
+  test('the Job runs a trainer pod that fails the Job on the config and failed-run exit codes and ignores disruptions', () => {
     const job = executorFor(fake).jobFor(ref());
     assert.equal(job.metadata?.labels?.[LABELS.managedBy], MANAGED_BY);
     assert.equal(job.metadata?.labels?.[LABELS.attempt], '1');
@@ -94,6 +95,10 @@ describe('Kubernetes executor against a fake API server', () => {
       onExitCodes: { containerName: 'trainer', operator: 'In', values: [EXIT_CONFIG] },
     });
     assert.deepEqual(rules[1], {
+      action: 'FailJob',
+      onExitCodes: { containerName: 'trainer', operator: 'In', values: [EXIT_RUN_FAILED] },
+    });
+    assert.deepEqual(rules[2], {
       action: 'Ignore',
       onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }],
     });
@@ -104,6 +109,8 @@ describe('Kubernetes executor against a fake API server', () => {
     assert.equal(container?.securityContext?.readOnlyRootFilesystem, true);
     assert.deepEqual(container?.securityContext?.capabilities?.drop, ['ALL']);
     assert.ok(container?.env?.some((e) => e.name === 'GENGAP_DATA_ADDRESS' && e.value === 'data:8080'));
+    // The trainer ends with its run, so the Job completes by itself.
+    assert.ok(container?.env?.some((e) => e.name === 'GENGAP_TRAINER_EXIT_AFTER_RUN' && e.value === 'true'));
     // The state folder is the attempt's claim, writable by the trainer's group.
     const state = container?.volumeMounts?.find((m) => m.mountPath === '/var/lib/gengap');
     assert.ok(container?.env?.some((e) => e.name === 'GENGAP_STATE_DIR' && e.value === state?.mountPath));
@@ -265,7 +272,7 @@ describe('Kubernetes executor against a fake API server', () => {
     assert.equal(await executor.check(r, placement), undefined);
   });
 
-  test('Job failures: podFailurePolicy is deterministic, other failures and lost Jobs are transient', async () => {
+  test('Job failures: the config exit code is deterministic; other failures, ended runs nobody read and lost Jobs are transient', async () => {
     const executor = executorFor(fake);
     const a = ref(1, 'cccccccccccccccc');
     const b = ref(1, 'dddddddddddddddd');
@@ -274,7 +281,7 @@ describe('Kubernetes executor against a fake API server', () => {
     fake.failJob(
       jobNameOf(a),
       'PodFailurePolicy',
-      'Container trainer for pod exited with code 78 matching FailJob rule',
+      `Container trainer for pod gengap/${jobNameOf(a)}-x failed with exit code ${EXIT_CONFIG} matching FailJob rule at index 0`,
     );
     fake.failJob(jobNameOf(b), 'BackoffLimitExceeded', 'Job has reached the specified backoff limit');
     const placeA = await executor.place(a, undefined, new AbortController().signal);
@@ -294,6 +301,28 @@ describe('Kubernetes executor against a fake API server', () => {
     });
     assert.equal(gone?.kind, 'transient');
     assert.equal(gone?.failure.code, RpcCode.NOT_FOUND);
+    // The trainer exited after its run while the coordinator was away: the outcome went with it.
+    const c = ref(1, 'c0c0c0c0c0c0c0c0');
+    const d = ref(1, 'd0d0d0d0d0d0d0d0');
+    await executor.ensureJob(c);
+    await executor.ensureJob(d);
+    fake.failJob(
+      jobNameOf(c),
+      'PodFailurePolicy',
+      `Container trainer for pod gengap/${jobNameOf(c)}-x failed with exit code ${EXIT_RUN_FAILED} matching FailJob rule at index 1`,
+    );
+    fake.completeJob(jobNameOf(d));
+    for (const r of [c, d]) {
+      const failure = await executor.check(r, {
+        executor: 'kubernetes',
+        trainerAddress: '',
+        jobName: jobNameOf(r),
+      });
+      assert.equal(failure?.kind, 'transient', jobNameOf(r));
+      assert.equal(failure?.failure.code, RpcCode.UNAVAILABLE);
+    }
+    const placeD = await executor.place(d, undefined, new AbortController().signal);
+    assert.equal(placeD.trainerAddress, '', 'a completed Job has no pod to wait for');
   });
 
   test('API errors: 5xx are transient (UNAVAILABLE), 403 is not', async () => {
@@ -530,5 +559,66 @@ describe('training Jobs whose pods are trainer processes', () => {
     } finally {
       store.close();
     }
+  });
+});
+
+describe('a Job whose run ends while the coordinator is away', () => {
+  const dir = tempDir('coordinator-k8s-away');
+  let fake: FakeKubernetes;
+  let data: Running;
+
+  before(async () => {
+    data = await startData(join(dir.path, 'data'));
+    fake = await new FakeKubernetes({ runPod: trainerPods(dir.path) }).start();
+  });
+  after(async () => {
+    await fake?.stop();
+    await data?.close();
+    dir.remove();
+  });
+
+  test('completes by itself: the trainer exits 0 after its grace period, and the attempt counts as transient', async () => {
+    const executor = executorFor(fake, {
+      grpcPort: await freePort(),
+      env: {
+        GENGAP_DATA_ADDRESS: data.address,
+        GENGAP_THREADS_PER_RUN: '1',
+        GENGAP_TRAINER_EXIT_GRACE_MS: '200',
+      },
+      podReadyTimeoutMs: 60_000,
+    });
+    const coordinator = await startCoordinator({
+      stateDir: join(dir.path, 'coordinator'),
+      dataAddress: data.address,
+      trainerAddresses: [],
+      executor,
+    });
+    const client = coordinator.client;
+    await callUnary(client, client.startExperiment, {
+      source: { $case: 'specText', value: JSON.stringify(tinySpec({}, 20, 1536)) },
+      idempotencyKey: 'k8s-away',
+      labels: {},
+    });
+    // Once the run is on the pod's claim, the coordinator stops (it does not cancel runs or delete Jobs).
+    let jobName = '';
+    while (!jobName) {
+      for (const [name] of fake.jobs) {
+        const claim = `${name}-state`;
+        if (fake.claims.has(claim) && existsSync(join(fake.claimDir(claim), 'runs'))) jobName = name;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await coordinator.close();
+    const deadline = Date.now() + 60_000;
+    while (!fake.completed.has(jobName) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(fake.completed.has(jobName), 'the Job completed by itself');
+    const pods = fake.podRecords.filter((p) => p.jobName === jobName);
+    assert.deepEqual(
+      pods.map((p) => [p.exit, p.killedBy]),
+      [[{ code: 0, signal: null }, undefined]],
+      'one pod, which exited 0 on its own',
+    );
+    const failure = await executor.check(ref(), { executor: 'kubernetes', trainerAddress: '', jobName });
+    assert.equal(failure?.kind, 'transient', 'the outcome left with the trainer: the attempt is run again');
   });
 });

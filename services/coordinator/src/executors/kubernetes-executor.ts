@@ -11,8 +11,13 @@
 //  - at start-up the coordinator re-lists its Jobs and claims by label and deletes those of finished
 //    attempts;
 //  - podFailurePolicy fails the Job at once on the trainer's configuration exit code (deterministic)
-//    and ignores pod disruptions (node drains, preemption), which do not count against backoffLimit.
-// The trainer pod serves until the coordinator deletes the Job after the run ends.
+//    and on its failed-run exit code, and ignores pod disruptions (node drains, preemption), which
+//    do not count against backoffLimit.
+// The coordinator deletes the Job once it has read the run's outcome. The trainer runs with
+// GENGAP_TRAINER_EXIT_AFTER_RUN, so should the coordinator be away then, the pod still ends after
+// the trainer's grace period (0: the run succeeded, the Job completes; 3: it failed, the Job fails)
+// instead of holding its node forever. A Job that ended this way before the coordinator read the
+// outcome is a transient failure of the attempt: the outcome is gone with the trainer.
 //
 // Why a claim per attempt rather than one shared ReadWriteMany volume with a subPath per run: any
 // cluster can provision ReadWriteOnce volumes (kind, minikube and most cloud default classes have no
@@ -80,6 +85,11 @@ export interface KubernetesExecutorOptions {
   env: Record<string, string>;
   /** Exit code with which the trainer reports a deterministic failure; the Job then fails at once. */
   deterministicExitCode: number;
+  /**
+   * Exit code of a trainer (GENGAP_TRAINER_EXIT_AFTER_RUN) whose run failed: the Job fails at once,
+   * as a new pod would only find the same ended run (services/trainer/src/runs/exit-after-run.ts).
+   */
+  runFailedExitCode: number;
   /** Pod failures (other than disruptions) tolerated before the Job fails. */
   backoffLimit: number;
   /** CPU and memory of the trainer container (requests and limits). */
@@ -100,6 +110,7 @@ export interface KubernetesExecutorOptions {
 export const defaultKubernetesOptions: Omit<KubernetesExecutorOptions, 'namespace' | 'image' | 'env'> = {
   grpcPort: 8080,
   deterministicExitCode: EXIT_CONFIG,
+  runFailedExitCode: 3,
   backoffLimit: 2,
   // As the trainer Deployment: a core guaranteed, up to four; 2 GiB guaranteed, up to 8.
   cpu: { request: '1', limit: '4' },
@@ -179,6 +190,8 @@ export class KubernetesExecutor implements Executor {
       GENGAP_HOST: '0.0.0.0',
       GENGAP_PORT: String(o.grpcPort),
       GENGAP_STATE_DIR: JOB_STATE_DIR,
+      // The pod ends with its run, so the Job completes (or fails) by itself.
+      GENGAP_TRAINER_EXIT_AFTER_RUN: 'true',
     };
     return {
       apiVersion: 'batch/v1',
@@ -199,6 +212,11 @@ export class KubernetesExecutor implements Executor {
             {
               action: 'FailJob',
               onExitCodes: { containerName: 'trainer', operator: 'In', values: [o.deterministicExitCode] },
+            },
+            // The trainer's run ended FAILED or CANCELLED and it exited: a new pod would find the same.
+            {
+              action: 'FailJob',
+              onExitCodes: { containerName: 'trainer', operator: 'In', values: [o.runFailedExitCode] },
             },
             // Evictions, preemption, node drains: not the run's fault, not counted.
             { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
@@ -407,9 +425,23 @@ export class KubernetesExecutor implements Executor {
         kind: 'transient',
         failure: { code: RpcCode.NOT_FOUND, message: `Job ${jobName} disappeared` },
       };
-    const failed = (job.status?.conditions ?? []).find((c) => c.type === 'Failed' && c.status === 'True');
+    const conditions = job.status?.conditions ?? [];
+    if (conditions.some((c) => c.type === 'Complete' && c.status === 'True'))
+      return {
+        kind: 'transient',
+        failure: {
+          code: RpcCode.UNAVAILABLE,
+          message: `Job ${jobName} completed (its trainer exited after the run) before the run's outcome was read`,
+        },
+      };
+    const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True');
     if (!failed) return undefined;
-    const deterministic = failed.reason === 'PodFailurePolicy';
+    // The Job controller's message names the exit code ("... failed with exit code 3 matching
+    // FailJob rule at index 1"): a failed run whose outcome nobody read is worth another attempt.
+    const exitCode = /exit code (\d+)/.exec(failed.message ?? '')?.[1];
+    const runFailed =
+      failed.reason === 'PodFailurePolicy' && Number(exitCode) === this.options.runFailedExitCode;
+    const deterministic = failed.reason === 'PodFailurePolicy' && !runFailed;
     return {
       kind: deterministic ? 'deterministic' : 'transient',
       failure: {

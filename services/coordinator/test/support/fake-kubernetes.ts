@@ -314,7 +314,7 @@ export class FakeKubernetes {
         ? [{ type: 'DisruptionTarget', status: 'True', reason: 'EvictionByEvictionAPI' }]
         : [],
     };
-    const failJob = (current.spec?.podFailurePolicy?.rules ?? []).some(
+    const failJob = (current.spec?.podFailurePolicy?.rules ?? []).findIndex(
       (r) =>
         r.action === 'FailJob' && r.onExitCodes?.operator === 'In' && r.onExitCodes.values.includes(code),
     );
@@ -322,11 +322,12 @@ export class FakeKubernetes {
       this.createPod(current);
       return;
     }
-    if (failJob) {
+    if (failJob >= 0) {
+      // The Job controller's wording (pkg/controller/job/pod_failure_policy.go).
       this.failJob(
         name,
         'PodFailurePolicy',
-        `Container trainer exited with code ${code} matching FailJob rule`,
+        `Container trainer for pod ${current.metadata?.namespace}/${podName} failed with exit code ${code} matching FailJob rule at index ${failJob}`,
       );
       return;
     }
