@@ -13,6 +13,7 @@ export const renders = {
   base: 'deploy/k8s/base',
   dev: 'deploy/k8s/overlays/dev',
   gpu: 'deploy/k8s/overlays/gpu',
+  secure: 'deploy/k8s/overlays/secure',
 } as const;
 
 export function render(dir: string): K8sObject[] {

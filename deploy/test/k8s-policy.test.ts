@@ -54,11 +54,15 @@ for (const [overlay, dir] of Object.entries(renders)) {
           const grpc = (c.ports ?? []).find((p: K8sObject) => p.name === 'grpc');
           assert.ok(grpc, `${name}/${c.name} has a port named grpc`);
           for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
-            assert.equal(
-              c[probe]?.grpc?.port,
-              grpc.containerPort,
-              `${name}/${c.name} ${probe} is a gRPC probe`,
-            );
+            // Kubelet's gRPC probes speak plaintext only: under TLS (secure) they check the port.
+            if (overlay === 'secure')
+              assert.equal(c[probe]?.tcpSocket?.port, 'grpc', `${name}/${c.name} ${probe} is a TCP probe`);
+            else
+              assert.equal(
+                c[probe]?.grpc?.port,
+                grpc.containerPort,
+                `${name}/${c.name} ${probe} is a gRPC probe`,
+              );
           }
           assert.equal(
             envOf(c, 'GENGAP_PORT'),
@@ -123,7 +127,7 @@ for (const [overlay, dir] of Object.entries(renders)) {
       }
     });
 
-    test('the only writable paths are the state folder and /tmp, each an emptyDir or a PVC', () => {
+    test('the only writable paths are the state folder and /tmp, each an emptyDir or a PVC (Secrets read-only)', () => {
       for (const { name, spec } of pods) {
         const volumes = new Map<string, K8sObject>((spec.volumes ?? []).map((v: K8sObject) => [v.name, v]));
         for (const c of containersOf(spec)) {
@@ -139,11 +143,13 @@ for (const [overlay, dir] of Object.entries(renders)) {
               `${name}: ${path} is an emptyDir or PVC`,
             );
           }
-          for (const [path, volumeName] of mounts) {
-            const volume = volumes.get(volumeName);
+          for (const mount of c.volumeMounts ?? []) {
+            const volume = volumes.get(mount.name);
             assert.ok(
-              volume?.emptyDir || volume?.persistentVolumeClaim,
-              `${name}: ${path} is an emptyDir or PVC`,
+              volume?.emptyDir ||
+                volume?.persistentVolumeClaim ||
+                (volume?.secret && mount.readOnly === true),
+              `${name}: ${mount.mountPath} is an emptyDir, a PVC or a read-only Secret`,
             );
           }
         }
@@ -285,6 +291,12 @@ for (const [overlay, dir] of Object.entries(renders)) {
       const jobs = rules.find((r) => r.apiGroups.includes('batch') && r.resources.includes('jobs'));
       for (const verb of ['create', 'get', 'list', 'watch', 'delete'])
         assert.ok(jobs?.verbs.includes(verb), verb);
+      // Each Job's state claim (the executor's ensureClaim, listClaims and deleteClaim).
+      const claims = rules.find(
+        (r) => r.apiGroups.includes('') && r.resources.includes('persistentvolumeclaims'),
+      );
+      for (const verb of ['create', 'get', 'list', 'delete'])
+        assert.ok(claims?.verbs.includes(verb), `persistentvolumeclaims ${verb}`);
       for (const r of rules) {
         assert.ok(
           !r.verbs.includes('*') && !r.resources.includes('*') && !r.apiGroups.includes('*'),

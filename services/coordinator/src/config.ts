@@ -1,6 +1,6 @@
 // The coordinator's GENGAP_* settings (on top of service-kit's common ones), validated at start-up.
 import { z } from 'zod';
-import { parseRequestLimit } from './executors/resources.ts';
+import { parseRequestLimit, quantityValue } from './executors/resources.ts';
 
 /** "<request>" or "<request>,<limit>" Kubernetes quantities (executors/resources.ts). */
 const requestLimit = z.string().transform((s, ctx) => {
@@ -62,4 +62,10 @@ export const coordinatorConfigShape = {
   GENGAP_K8S_JOB_MEMORY: requestLimit.optional(),
   /** NVIDIA GPUs per Job pod (the nvidia.com/gpu limit); 0 asks for none. */
   GENGAP_K8S_JOB_GPUS: z.coerce.number().int().min(0).max(64).default(0),
+  /** Size of each Job's state claim (its checkpoints survive a replaced pod), and its storage class. */
+  GENGAP_K8S_JOB_STORAGE: z
+    .string()
+    .refine((q) => (quantityValue(q) ?? 0) > 0, { error: 'must be a Kubernetes quantity such as 5Gi' })
+    .optional(),
+  GENGAP_K8S_JOB_STORAGE_CLASS: z.string().min(1).optional(),
 };

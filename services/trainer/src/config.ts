@@ -26,4 +26,18 @@ export const trainerConfigShape = {
     .int()
     .min(0)
     .default(2 * 1024 * 1024 * 1024),
+  /**
+   * Exit once the first run this trainer knows has ended (runs/exit-after-run.ts): 0 when it
+   * succeeded, 3 otherwise. For a trainer started for one run, such as a Kubernetes Job's pod; a
+   * trainer serving many runs leaves it off.
+   */
+  GENGAP_TRAINER_EXIT_AFTER_RUN: z
+    .enum(['true', 'false', '1', '0'])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
+  /**
+   * With GENGAP_TRAINER_EXIT_AFTER_RUN, how long the trainer still serves after the run ended, so
+   * whoever follows it (the coordinator's WatchRun, then GetRun) reads the outcome before it goes.
+   */
+  GENGAP_TRAINER_EXIT_GRACE_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
 };

@@ -7,6 +7,7 @@ import { AnalysisServiceCheckpoints } from './clients/analysis-client.ts';
 import { DataServiceReader } from './clients/data-client.ts';
 import { CachedDatasetReader } from './datasets/dataset-cache.ts';
 import { CheckpointResolver } from './runs/checkpoint-refs.ts';
+import { type RunEnded, untilFirstRunEnds } from './runs/exit-after-run.ts';
 import { RunRecords } from './runs/run-records.ts';
 import { RunService } from './runs/run-service.ts';
 import { createServer } from './server.ts';
@@ -25,6 +26,8 @@ export interface TrainerOptions {
   outboundDeadlineMs: number;
   cancelWaitMs?: number;
   shutdownWaitMs?: number;
+  /** Set: once the first run has ended and `graceMs` more have passed, `onEnded` (which stops the process). */
+  exitAfterRun?: { graceMs: number; pollMs?: number; onEnded(ended: RunEnded): void } | undefined;
 }
 
 export interface Trainer extends ServiceParts {
@@ -55,13 +58,25 @@ export function buildTrainer(options: TrainerOptions): Trainer {
     },
   });
   const server = createServer({ settings: options.settings, runs });
+  const stopping = new AbortController();
+  const exitAfterRun = async (exit: NonNullable<TrainerOptions['exitAfterRun']>) => {
+    const ended = await untilFirstRunEnds(store, { pollMs: exit.pollMs ?? 250, signal: stopping.signal });
+    options.log.info({ ...ended, graceMs: exit.graceMs }, 'the run ended; exiting after the grace period');
+    await new Promise((resolve) => setTimeout(resolve, exit.graceMs));
+    if (!stopping.signal.aborted) exit.onEnded(ended);
+  };
   return {
     server,
     runs,
     start() {
       runs.resumeInterrupted();
+      if (options.exitAfterRun)
+        exitAfterRun(options.exitAfterRun).catch((err) => {
+          if (!stopping.signal.aborted) options.log.error({ err }, 'exit after run: watching the run failed');
+        });
     },
     async close() {
+      stopping.abort();
       await runs.shutdown();
       dataReader.close();
       analyses?.close();

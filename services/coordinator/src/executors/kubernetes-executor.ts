@@ -3,10 +3,28 @@
 // and follows it like any trainer's. Kubernetes Jobs are at-least-once, so everything is idempotent:
 //  - the Job's name is derived from (experiment, cell, attempt): creating it again answers 409
 //    AlreadyExists, which counts as success, and a restarted coordinator finds the same Job;
-//  - at start-up the coordinator re-lists its Jobs by label and deletes those of finished attempts;
+//  - the trainer's state (its run database and checkpoints) lives on a PersistentVolumeClaim of the
+//    attempt, named after the Job and owned by it (ownerReference), created right after the Job with
+//    the same rules (409 counts as created when the claim is this Job's). A pod replaced mid-run
+//    (node drain, preemption, a crash) mounts the same claim, and its trainer resumes the run from
+//    the last checkpoint at start-up; deleting the Job deletes the claim (garbage collection);
+//  - at start-up the coordinator re-lists its Jobs and claims by label and deletes those of finished
+//    attempts;
 //  - podFailurePolicy fails the Job at once on the trainer's configuration exit code (deterministic)
-//    and ignores pod disruptions (node drains, preemption), which do not count against backoffLimit.
-// The trainer pod serves until the coordinator deletes the Job after the run ends.
+//    and on its failed-run exit code, and ignores pod disruptions (node drains, preemption), which
+//    do not count against backoffLimit.
+// The coordinator deletes the Job once it has read the run's outcome. The trainer runs with
+// GENGAP_TRAINER_EXIT_AFTER_RUN, so should the coordinator be away then, the pod still ends after
+// the trainer's grace period (0: the run succeeded, the Job completes; 3: it failed, the Job fails)
+// instead of holding its node forever. A Job that ended this way before the coordinator read the
+// outcome is a transient failure of the attempt: the outcome is gone with the trainer.
+//
+// Why a claim per attempt rather than one shared ReadWriteMany volume with a subPath per run: any
+// cluster can provision ReadWriteOnce volumes (kind, minikube and most cloud default classes have no
+// ReadWriteMany), the volume's life is tied to the Job by the API server's garbage collector instead
+// of a clean-up of our own, runs cannot see or fill each other's storage, and kubelet-created subPath
+// folders are root-owned (the trainer runs as uid 65534). The price: one volume provisioned per
+// attempt (seconds with WaitForFirstConsumer) and RBAC on persistentvolumeclaims.
 
 import { readFileSync } from 'node:fs';
 import { serviceNames } from '@gengap/proto';
@@ -18,6 +36,7 @@ import {
   CoreV1Api as CoreV1ApiClass,
   KubeConfig,
   type V1Job,
+  type V1PersistentVolumeClaim,
   type V1Pod,
 } from '@kubernetes/client-node';
 import { RpcCode, sleep } from '../orchestration/failures.ts';
@@ -66,6 +85,11 @@ export interface KubernetesExecutorOptions {
   env: Record<string, string>;
   /** Exit code with which the trainer reports a deterministic failure; the Job then fails at once. */
   deterministicExitCode: number;
+  /**
+   * Exit code of a trainer (GENGAP_TRAINER_EXIT_AFTER_RUN) whose run failed: the Job fails at once,
+   * as a new pod would only find the same ended run (services/trainer/src/runs/exit-after-run.ts).
+   */
+  runFailedExitCode: number;
   /** Pod failures (other than disruptions) tolerated before the Job fails. */
   backoffLimit: number;
   /** CPU and memory of the trainer container (requests and limits). */
@@ -73,6 +97,9 @@ export interface KubernetesExecutorOptions {
   memory: RequestLimit;
   /** Whole NVIDIA GPUs per Job pod (the nvidia.com/gpu limit); 0 asks for none. */
   gpus: number;
+  /** Size of each attempt's state claim, and its storage class (unset: the cluster's default). */
+  storageSize: string;
+  storageClassName?: string;
   pollIntervalMs: number;
   /** How long to wait for the pod to become ready before the attempt counts as failed. */
   podReadyTimeoutMs: number;
@@ -83,11 +110,13 @@ export interface KubernetesExecutorOptions {
 export const defaultKubernetesOptions: Omit<KubernetesExecutorOptions, 'namespace' | 'image' | 'env'> = {
   grpcPort: 8080,
   deterministicExitCode: EXIT_CONFIG,
+  runFailedExitCode: 3,
   backoffLimit: 2,
   // As the trainer Deployment: a core guaranteed, up to four; 2 GiB guaranteed, up to 8.
   cpu: { request: '1', limit: '4' },
   memory: { request: '2Gi', limit: '8Gi' },
   gpus: 0,
+  storageSize: '5Gi',
   pollIntervalMs: 1000,
   podReadyTimeoutMs: 10 * 60_000,
   listPageSize: 500,
@@ -100,6 +129,14 @@ export function jobNameOf(ref: Pick<AttemptRef, 'experimentId' | 'cellId' | 'att
     .replace(/[^a-z0-9]/g, '')
     .slice(0, 16)}-a${ref.attempt}`;
 }
+
+/** Deterministic name of an attempt's state claim (the Job's name, suffixed). */
+export function claimNameOf(ref: Pick<AttemptRef, 'experimentId' | 'cellId' | 'attempt'>): string {
+  return `${jobNameOf(ref)}-state`;
+}
+
+/** Where the trainer keeps its run database and checkpoints in a Job pod (GENGAP_STATE_DIR). */
+export const JOB_STATE_DIR = '/var/lib/gengap';
 
 const statusCode = (err: unknown) => (err as { code?: unknown })?.code;
 
@@ -130,11 +167,9 @@ export class KubernetesExecutor implements Executor {
     this.log = log.child({ executor: KUBERNETES_EXECUTOR });
   }
 
-  /** The Job of an attempt, as the coordinator creates it. */
-  jobFor(ref: AttemptRef): V1Job {
-    const o = this.options;
-    const name = jobNameOf(ref);
-    const labels = {
+  /** The labels of an attempt's Job, its pods and its claim. */
+  private labelsOf(ref: AttemptRef): Record<string, string> {
+    return {
       [LABELS.managedBy]: MANAGED_BY,
       [LABELS.name]: 'gengap-trainer-run',
       [LABELS.component]: JOB_POD_COMPONENT,
@@ -143,11 +178,20 @@ export class KubernetesExecutor implements Executor {
       [LABELS.cell]: ref.cellId.slice(0, 63),
       [LABELS.attempt]: String(ref.attempt),
     };
+  }
+
+  /** The Job of an attempt, as the coordinator creates it. */
+  jobFor(ref: AttemptRef): V1Job {
+    const o = this.options;
+    const name = jobNameOf(ref);
+    const labels = this.labelsOf(ref);
     const env = {
       ...o.env,
       GENGAP_HOST: '0.0.0.0',
       GENGAP_PORT: String(o.grpcPort),
-      GENGAP_STATE_DIR: '/var/lib/gengap',
+      GENGAP_STATE_DIR: JOB_STATE_DIR,
+      // The pod ends with its run, so the Job completes (or fails) by itself.
+      GENGAP_TRAINER_EXIT_AFTER_RUN: 'true',
     };
     return {
       apiVersion: 'batch/v1',
@@ -169,6 +213,11 @@ export class KubernetesExecutor implements Executor {
               action: 'FailJob',
               onExitCodes: { containerName: 'trainer', operator: 'In', values: [o.deterministicExitCode] },
             },
+            // The trainer's run ended FAILED or CANCELLED and it exited: a new pod would find the same.
+            {
+              action: 'FailJob',
+              onExitCodes: { containerName: 'trainer', operator: 'In', values: [o.runFailedExitCode] },
+            },
             // Evictions, preemption, node drains: not the run's fault, not counted.
             { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
           ],
@@ -184,6 +233,9 @@ export class KubernetesExecutor implements Executor {
               runAsNonRoot: true,
               runAsUser: 65534,
               runAsGroup: 65534,
+              // The state claim's volume is writable by the trainer's group.
+              fsGroup: 65534,
+              fsGroupChangePolicy: 'OnRootMismatch',
               seccompProfile: { type: 'RuntimeDefault' },
             },
             // GPU nodes are usually tainted; the nvidia.com/gpu limit already keeps the pod off others.
@@ -207,14 +259,15 @@ export class KubernetesExecutor implements Executor {
                   capabilities: { drop: ['ALL'] },
                 },
                 volumeMounts: [
-                  { name: 'state', mountPath: '/var/lib/gengap' },
+                  { name: 'state', mountPath: JOB_STATE_DIR },
                   { name: 'tmp', mountPath: '/tmp' },
                 ],
               },
             ],
             volumes: [
-              { name: 'state', emptyDir: {} },
-              { name: 'tmp', emptyDir: {} },
+              // Survives the pod: a replacement pod resumes the run from its checkpoints.
+              { name: 'state', persistentVolumeClaim: { claimName: claimNameOf(ref) } },
+              { name: 'tmp', emptyDir: { sizeLimit: '2Gi' } },
             ],
           },
         },
@@ -222,15 +275,87 @@ export class KubernetesExecutor implements Executor {
     };
   }
 
-  /** Creates the attempt's Job unless it exists (409 AlreadyExists counts as created). */
-  async ensureJob(ref: AttemptRef): Promise<{ created: boolean }> {
+  /** The state claim of an attempt, owned by its Job (`jobUid`), as the coordinator creates it. */
+  claimFor(ref: AttemptRef, jobUid: string): V1PersistentVolumeClaim {
+    const o = this.options;
+    return {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: {
+        name: claimNameOf(ref),
+        namespace: o.namespace,
+        labels: this.labelsOf(ref),
+        // Garbage-collected with the Job. No blockOwnerDeletion: that would need the jobs/finalizers
+        // permission, and nothing has to wait for the claim when the Job goes.
+        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobNameOf(ref), uid: jobUid }],
+      },
+      spec: {
+        accessModes: ['ReadWriteOnce'],
+        resources: { requests: { storage: o.storageSize } },
+        ...(o.storageClassName ? { storageClassName: o.storageClassName } : {}),
+      },
+    };
+  }
+
+  /**
+   * Creates the attempt's Job unless it exists (409 AlreadyExists counts as created), and returns it
+   * (an existing one is read back: its uid owns the state claim).
+   */
+  async ensureJob(ref: AttemptRef): Promise<{ created: boolean; job: V1Job }> {
+    const name = jobNameOf(ref);
     try {
-      await this.batch.createNamespacedJob({ namespace: this.options.namespace, body: this.jobFor(ref) });
+      const job = await this.batch.createNamespacedJob({
+        namespace: this.options.namespace,
+        body: this.jobFor(ref),
+      });
+      return { created: true, job };
+    } catch (err) {
+      if (statusCode(err) !== 409) throw apiError(err, `create Job ${name}`);
+    }
+    const job = await this.readJob(name);
+    if (!job)
+      throw Object.assign(new Error(`Job ${name} was deleted while it was being created`), {
+        code: RpcCode.UNAVAILABLE,
+      });
+    return { created: false, job };
+  }
+
+  /**
+   * Creates the attempt's state claim, owned by `job`, unless it exists. An existing claim counts as
+   * created when `job` owns it. One owned by another Job of the same name (deleted and created again)
+   * is being garbage-collected with its data: a transient error, retried until it is gone.
+   */
+  async ensureClaim(ref: AttemptRef, job: V1Job): Promise<{ created: boolean }> {
+    const name = claimNameOf(ref);
+    const uid = job.metadata?.uid;
+    if (!uid) throw new Error(`Job ${jobNameOf(ref)} has no uid`);
+    try {
+      await this.core.createNamespacedPersistentVolumeClaim({
+        namespace: this.options.namespace,
+        body: this.claimFor(ref, uid),
+      });
       return { created: true };
     } catch (err) {
-      if (statusCode(err) === 409) return { created: false };
-      throw apiError(err, `create Job ${jobNameOf(ref)}`);
+      if (statusCode(err) !== 409) throw apiError(err, `create PersistentVolumeClaim ${name}`);
     }
+    let existing: V1PersistentVolumeClaim;
+    try {
+      existing = await this.core.readNamespacedPersistentVolumeClaim({
+        name,
+        namespace: this.options.namespace,
+      });
+    } catch (err) {
+      throw apiError(err, `read PersistentVolumeClaim ${name}`);
+    }
+    const owners = existing.metadata?.ownerReferences ?? [];
+    if (!existing.metadata?.deletionTimestamp && owners.some((r) => r.kind === 'Job' && r.uid === uid))
+      return { created: false };
+    throw Object.assign(
+      new Error(
+        `PersistentVolumeClaim ${name} belongs to an earlier Job ${jobNameOf(ref)} and is being deleted`,
+      ),
+      { code: RpcCode.UNAVAILABLE },
+    );
   }
 
   async readJob(name: string): Promise<V1Job | undefined> {
@@ -265,8 +390,11 @@ export class KubernetesExecutor implements Executor {
 
   async place(ref: AttemptRef, _previous: Placement | undefined, signal: AbortSignal): Promise<Placement> {
     const jobName = jobNameOf(ref);
-    const { created } = await this.ensureJob(ref);
+    const { created, job } = await this.ensureJob(ref);
     if (created) this.log.info({ jobName, ...ref }, 'job created');
+    // Every time: a coordinator that stopped between the two creates makes the claim now.
+    const claim = await this.ensureClaim(ref, job);
+    if (claim.created) this.log.info({ jobName, claim: claimNameOf(ref) }, 'state claim created');
     const deadline = Date.now() + this.options.podReadyTimeoutMs;
     for (;;) {
       const failure = this.failureOf(await this.readJob(jobName), jobName);
@@ -297,9 +425,23 @@ export class KubernetesExecutor implements Executor {
         kind: 'transient',
         failure: { code: RpcCode.NOT_FOUND, message: `Job ${jobName} disappeared` },
       };
-    const failed = (job.status?.conditions ?? []).find((c) => c.type === 'Failed' && c.status === 'True');
+    const conditions = job.status?.conditions ?? [];
+    if (conditions.some((c) => c.type === 'Complete' && c.status === 'True'))
+      return {
+        kind: 'transient',
+        failure: {
+          code: RpcCode.UNAVAILABLE,
+          message: `Job ${jobName} completed (its trainer exited after the run) before the run's outcome was read`,
+        },
+      };
+    const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True');
     if (!failed) return undefined;
-    const deterministic = failed.reason === 'PodFailurePolicy';
+    // The Job controller's message names the exit code ("... failed with exit code 3 matching
+    // FailJob rule at index 1"): a failed run whose outcome nobody read is worth another attempt.
+    const exitCode = /exit code (\d+)/.exec(failed.message ?? '')?.[1];
+    const runFailed =
+      failed.reason === 'PodFailurePolicy' && Number(exitCode) === this.options.runFailedExitCode;
+    const deterministic = failed.reason === 'PodFailurePolicy' && !runFailed;
     return {
       kind: deterministic ? 'deterministic' : 'transient',
       failure: {
@@ -337,43 +479,83 @@ export class KubernetesExecutor implements Executor {
     const jobs: V1Job[] = [];
     let token: string | undefined;
     do {
-      const page = await this.batch.listNamespacedJob({
-        namespace: this.options.namespace,
-        labelSelector: `${LABELS.managedBy}=${MANAGED_BY}`,
-        limit: this.options.listPageSize,
-        ...(token ? { _continue: token } : {}),
-      });
+      let page: Awaited<ReturnType<BatchV1Api['listNamespacedJob']>>;
+      try {
+        page = await this.batch.listNamespacedJob({
+          namespace: this.options.namespace,
+          labelSelector: `${LABELS.managedBy}=${MANAGED_BY}`,
+          limit: this.options.listPageSize,
+          ...(token ? { _continue: token } : {}),
+        });
+      } catch (err) {
+        throw apiError(err, 'list Jobs');
+      }
       jobs.push(...page.items);
       token = page.metadata?._continue || undefined;
     } while (token);
     return jobs;
   }
 
+  /** Every state claim this coordinator created, by label. */
+  async listClaims(): Promise<V1PersistentVolumeClaim[]> {
+    const claims: V1PersistentVolumeClaim[] = [];
+    let token: string | undefined;
+    do {
+      let page: Awaited<ReturnType<CoreV1Api['listNamespacedPersistentVolumeClaim']>>;
+      try {
+        page = await this.core.listNamespacedPersistentVolumeClaim({
+          namespace: this.options.namespace,
+          labelSelector: `${LABELS.managedBy}=${MANAGED_BY}`,
+          limit: this.options.listPageSize,
+          ...(token ? { _continue: token } : {}),
+        });
+      } catch (err) {
+        throw apiError(err, 'list PersistentVolumeClaims');
+      }
+      claims.push(...page.items);
+      token = page.metadata?._continue || undefined;
+    } while (token);
+    return claims;
+  }
+
+  async deleteClaim(name: string): Promise<void> {
+    try {
+      await this.core.deleteNamespacedPersistentVolumeClaim({ name, namespace: this.options.namespace });
+    } catch (err) {
+      if (statusCode(err) !== 404) throw apiError(err, `delete PersistentVolumeClaim ${name}`);
+    }
+  }
+
   /**
    * Start-up reconciliation: re-lists the coordinator's Jobs and deletes those whose attempt is
-   * over (the coordinator stopped between the run's end and the Job's deletion). Live attempts keep
-   * their Jobs and find them again by name.
+   * over (the coordinator stopped between the run's end and the Job's deletion), then its state
+   * claims: those of finished attempts go too (normally with their Job, by garbage collection; this
+   * catches claims whose Job was never created or is gone). Live attempts keep their Jobs and
+   * claims and find them again by name.
    */
   async reconcile(
     isLive: (experimentId: string, cellId: string, attempt: number) => boolean,
-  ): Promise<{ kept: number; deleted: number }> {
+  ): Promise<{ kept: number; deleted: number; claimsDeleted: number }> {
+    const liveOf = (labels: Record<string, string>) =>
+      isLive(labels[LABELS.experiment] ?? '', labels[LABELS.cell] ?? '', Number(labels[LABELS.attempt] ?? 0));
     let kept = 0;
     let deleted = 0;
+    let claimsDeleted = 0;
     for (const job of await this.listJobs()) {
-      const labels = job.metadata?.labels ?? {};
-      const live = isLive(
-        labels[LABELS.experiment] ?? '',
-        labels[LABELS.cell] ?? '',
-        Number(labels[LABELS.attempt] ?? 0),
-      );
-      if (live) kept++;
+      if (liveOf(job.metadata?.labels ?? {})) kept++;
       else if (job.metadata?.name) {
         await this.deleteJob(job.metadata.name);
         deleted++;
       }
     }
-    this.log.info({ kept, deleted }, 'reconciled jobs');
-    return { kept, deleted };
+    for (const claim of await this.listClaims()) {
+      if (liveOf(claim.metadata?.labels ?? {}) || !claim.metadata?.name || claim.metadata.deletionTimestamp)
+        continue;
+      await this.deleteClaim(claim.metadata.name);
+      claimsDeleted++;
+    }
+    this.log.info({ kept, deleted, claimsDeleted }, 'reconciled jobs');
+    return { kept, deleted, claimsDeleted };
   }
 
   async close(): Promise<void> {}
@@ -387,6 +569,8 @@ export interface KubernetesConfig {
   GENGAP_K8S_JOB_CPU?: RequestLimit | undefined;
   GENGAP_K8S_JOB_MEMORY?: RequestLimit | undefined;
   GENGAP_K8S_JOB_GPUS?: number | undefined;
+  GENGAP_K8S_JOB_STORAGE?: string | undefined;
+  GENGAP_K8S_JOB_STORAGE_CLASS?: string | undefined;
   GENGAP_DATA_ADDRESS: string;
   GENGAP_ANALYSIS_ADDRESS?: string | undefined;
 }
@@ -414,6 +598,10 @@ export function createKubernetesExecutor(
       cpu: config.GENGAP_K8S_JOB_CPU ?? defaultKubernetesOptions.cpu,
       memory: config.GENGAP_K8S_JOB_MEMORY ?? defaultKubernetesOptions.memory,
       gpus: config.GENGAP_K8S_JOB_GPUS ?? defaultKubernetesOptions.gpus,
+      storageSize: config.GENGAP_K8S_JOB_STORAGE ?? defaultKubernetesOptions.storageSize,
+      ...(config.GENGAP_K8S_JOB_STORAGE_CLASS
+        ? { storageClassName: config.GENGAP_K8S_JOB_STORAGE_CLASS }
+        : {}),
       ...(config.GENGAP_K8S_SERVICE_ACCOUNT ? { serviceAccountName: config.GENGAP_K8S_SERVICE_ACCOUNT } : {}),
       env: {
         GENGAP_DATA_ADDRESS: config.GENGAP_DATA_ADDRESS,
