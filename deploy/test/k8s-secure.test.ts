@@ -100,9 +100,19 @@ describe('kustomize secure (deploy/k8s/overlays/secure)', () => {
     }
   });
 
-  test.todo(
-    'training Jobs (GENGAP_EXECUTOR=kubernetes) get the TLS and token Secrets: the executor does not mount them yet',
-  );
+  test('the coordinator gives its training Jobs the same Secrets and checks their certificates as "trainer"', () => {
+    const coordinator = deployments.find((d) => d.name === 'coordinator');
+    assert.ok(coordinator, 'a coordinator Deployment');
+    const container = coordinator.spec.containers[0];
+    // The executor mounts them at the paths the Deployments use (kubernetes-executor.test.ts).
+    assert.deepEqual(variable(container, 'GENGAP_K8S_JOB_TLS_SECRET'), { value: 'gengap-tls' });
+    assert.deepEqual(variable(container, 'GENGAP_K8S_JOB_AUTH_SECRET'), { value: 'gengap-auth' });
+    // Job pods are reached by IP; the shared certificate names every service, "trainer" included.
+    assert.deepEqual(variable(container, 'GENGAP_TLS_SERVER_NAME'), { value: 'trainer' });
+    for (const { name, spec } of deployments.filter((d) => d.name !== 'coordinator')) {
+      assert.deepEqual(variable(spec.containers[0], 'GENGAP_K8S_JOB_TLS_SECRET'), {}, name);
+    }
+  });
 
   test('no Secret and no token or key material is in the manifests', () => {
     assert.equal(ofKind(objects, 'Secret').length, 0, 'Secrets are created by hand (README.md)');
@@ -111,6 +121,11 @@ describe('kustomize secure (deploy/k8s/overlays/secure)', () => {
     for (const { name, spec } of deployments) {
       for (const e of spec.containers[0].env ?? []) {
         if (!/TOKEN|SECRET|PASSWORD|_KEY$/.test(e.name) || e.value === undefined) continue;
+        // The executor's variables name a Secret object, not its content.
+        if (/^GENGAP_K8S_JOB_\w+_SECRET$/.test(e.name)) {
+          assert.match(String(e.value), /^gengap-(tls|auth)$/, `${name}: ${e.name} names a Secret`);
+          continue;
+        }
         assert.match(
           String(e.value),
           /^@?\/etc\/gengap\//,

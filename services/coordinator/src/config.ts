@@ -3,6 +3,9 @@ import { z } from 'zod';
 import { parseRequestLimit, quantityValue } from './executors/resources.ts';
 
 /** "<request>" or "<request>,<limit>" Kubernetes quantities (executors/resources.ts). */
+/** A Kubernetes object name (DNS-1123 subdomain). */
+const DNS_1123 = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
 const requestLimit = z.string().transform((s, ctx) => {
   try {
     return parseRequestLimit(s);
@@ -68,4 +71,10 @@ export const coordinatorConfigShape = {
     .refine((q) => (quantityValue(q) ?? 0) > 0, { error: 'must be a Kubernetes quantity such as 5Gi' })
     .optional(),
   GENGAP_K8S_JOB_STORAGE_CLASS: z.string().min(1).optional(),
+  /**
+   * Secrets mounted into Job pods so their trainers serve TLS and check tokens like the others
+   * (deploy/k8s/overlays/secure sets both): tls.crt/tls.key/ca.crt, and tokens/outbound-token.
+   */
+  GENGAP_K8S_JOB_TLS_SECRET: z.string().regex(DNS_1123, 'must be a Secret name').optional(),
+  GENGAP_K8S_JOB_AUTH_SECRET: z.string().regex(DNS_1123, 'must be a Secret name').optional(),
 };

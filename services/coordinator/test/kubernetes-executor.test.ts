@@ -194,6 +194,72 @@ describe('Kubernetes executor against a fake API server', () => {
     }
   });
 
+  test('GENGAP_K8S_JOB_TLS_SECRET / _AUTH_SECRET: the pod mounts both read-only, serves TLS, checks tokens', () => {
+    const config = loadConfig(
+      { ...commonConfigShape, ...coordinatorConfigShape },
+      {
+        GENGAP_DATA_ADDRESS: 'data:1',
+        GENGAP_K8S_JOB_TLS_SECRET: 'gengap-tls',
+        GENGAP_K8S_JOB_AUTH_SECRET: 'gengap-auth',
+      },
+    );
+    const pod = createKubernetesExecutor(config, silentLog, fake.kubeConfig()).jobFor(ref()).spec?.template
+      .spec;
+    const container = pod?.containers[0];
+    assert.deepEqual(
+      pod?.volumes?.filter((v) => v.secret),
+      [
+        { name: 'tls', secret: { secretName: 'gengap-tls', defaultMode: 0o440 } },
+        {
+          name: 'auth',
+          secret: {
+            secretName: 'gengap-auth',
+            defaultMode: 0o440,
+            items: [{ key: 'tokens', path: 'tokens' }],
+          },
+        },
+      ],
+    );
+    assert.deepEqual(
+      container?.volumeMounts?.filter((m) => m.name === 'tls' || m.name === 'auth'),
+      [
+        { name: 'tls', mountPath: '/etc/gengap/tls', readOnly: true },
+        { name: 'auth', mountPath: '/etc/gengap/auth', readOnly: true },
+      ],
+    );
+    const outbound = container?.env?.find((e) => e.name === 'GENGAP_OUTBOUND_TOKEN');
+    assert.deepEqual(outbound, {
+      name: 'GENGAP_OUTBOUND_TOKEN',
+      valueFrom: { secretKeyRef: { name: 'gengap-auth', key: 'outbound-token' } },
+    });
+    assert.deepEqual(container?.readinessProbe?.tcpSocket, { port: 8080 }, 'kubelet gRPC probes lack TLS');
+    // What the trainer makes of the pod's variables (the outbound token as the Secret would give it).
+    const env = Object.fromEntries(
+      (container?.env ?? []).flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])),
+    );
+    const trainer = loadConfig(commonConfigShape, { ...env, GENGAP_OUTBOUND_TOKEN: 't'.repeat(32) });
+    assert.equal(trainer.GENGAP_TLS_CERT, '/etc/gengap/tls/tls.crt');
+    assert.equal(trainer.GENGAP_TLS_KEY, '/etc/gengap/tls/tls.key');
+    assert.equal(trainer.GENGAP_TLS_CA, '/etc/gengap/tls/ca.crt');
+    assert.equal(trainer.GENGAP_ALLOW_INSECURE, false);
+    assert.ok(
+      JSON.stringify(pod).includes('"@/etc/gengap/auth/tokens"'),
+      'GENGAP_AUTH_TOKENS is read from the mounted file',
+    );
+
+    const plain = executorFor(fake).jobFor(ref()).spec?.template.spec;
+    assert.equal(plain?.volumes?.filter((v) => v.secret).length, 0, 'no Secrets unless configured');
+    assert.ok(plain?.containers[0]?.readinessProbe?.grpc, 'a gRPC probe without TLS');
+    assert.throws(
+      () =>
+        loadConfig(
+          { ...commonConfigShape, ...coordinatorConfigShape },
+          { GENGAP_DATA_ADDRESS: 'data:1', GENGAP_K8S_JOB_TLS_SECRET: 'Not A Name' },
+        ),
+      (err: unknown) => err instanceof ConfigError && err.variable === 'GENGAP_K8S_JOB_TLS_SECRET',
+    );
+  });
+
   test('creating a Job twice is idempotent (409 AlreadyExists counts as created)', async () => {
     const executor = executorFor(fake);
     const r = ref(1, 'aaaaaaaaaaaaaaaa');

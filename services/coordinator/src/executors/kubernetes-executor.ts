@@ -35,9 +35,12 @@ import {
   type CoreV1Api,
   CoreV1Api as CoreV1ApiClass,
   KubeConfig,
+  type V1EnvVar,
   type V1Job,
   type V1PersistentVolumeClaim,
   type V1Pod,
+  type V1Volume,
+  type V1VolumeMount,
 } from '@kubernetes/client-node';
 import { RpcCode, sleep } from '../orchestration/failures.ts';
 import { hashText } from '../spec/canonical.ts';
@@ -105,7 +108,19 @@ export interface KubernetesExecutorOptions {
   podReadyTimeoutMs: number;
   /** Jobs per page when re-listing. */
   listPageSize: number;
+  /**
+   * Secrets that make a Job's trainer as secure as the trainer Deployment of the `secure` overlay:
+   * `tlsSecret` (tls.crt, tls.key, ca.crt) for TLS on its port and on its calls to data and analysis;
+   * `authSecret` (tokens, outbound-token) for bearer tokens both ways. Mounted read-only at the
+   * same paths as the overlay's. Unset: plaintext, no tokens (as the base manifests).
+   */
+  tlsSecret?: string;
+  authSecret?: string;
 }
+
+/** Where Job pods find the Secrets' files: the same paths as deploy/k8s/overlays/secure. */
+const TLS_DIR = '/etc/gengap/tls';
+const AUTH_DIR = '/etc/gengap/auth';
 
 export const defaultKubernetesOptions: Omit<KubernetesExecutorOptions, 'namespace' | 'image' | 'env'> = {
   grpcPort: 8080,
@@ -121,6 +136,44 @@ export const defaultKubernetesOptions: Omit<KubernetesExecutorOptions, 'namespac
   podReadyTimeoutMs: 10 * 60_000,
   listPageSize: 500,
 };
+
+/** The volumes, mounts and variables that carry a Job pod's TLS and token Secrets (none unset). */
+function jobSecurity(o: Pick<KubernetesExecutorOptions, 'tlsSecret' | 'authSecret'>): {
+  env: Record<string, string>;
+  secretEnv: V1EnvVar[];
+  volumes: V1Volume[];
+  mounts: V1VolumeMount[];
+} {
+  const out = {
+    env: {} as Record<string, string>,
+    secretEnv: [] as V1EnvVar[],
+    volumes: [] as V1Volume[],
+    mounts: [] as V1VolumeMount[],
+  };
+  if (o.tlsSecret) {
+    out.volumes.push({ name: 'tls', secret: { secretName: o.tlsSecret, defaultMode: 0o440 } });
+    out.mounts.push({ name: 'tls', mountPath: TLS_DIR, readOnly: true });
+    out.env.GENGAP_TLS_CERT = `${TLS_DIR}/tls.crt`;
+    out.env.GENGAP_TLS_KEY = `${TLS_DIR}/tls.key`;
+    out.env.GENGAP_TLS_CA = `${TLS_DIR}/ca.crt`;
+  }
+  if (o.authSecret) {
+    out.volumes.push({
+      name: 'auth',
+      secret: { secretName: o.authSecret, defaultMode: 0o440, items: [{ key: 'tokens', path: 'tokens' }] },
+    });
+    out.mounts.push({ name: 'auth', mountPath: AUTH_DIR, readOnly: true });
+    out.env.GENGAP_AUTH_TOKENS = `@${AUTH_DIR}/tokens`;
+    // It listens on 0.0.0.0: with tokens it must not be allowed to start without them.
+    out.env.GENGAP_ALLOW_INSECURE = 'false';
+    // The variable takes a value, not a file: from the Secret, never written into the Job.
+    out.secretEnv.push({
+      name: 'GENGAP_OUTBOUND_TOKEN',
+      valueFrom: { secretKeyRef: { name: o.authSecret, key: 'outbound-token' } },
+    });
+  }
+  return out;
+}
 
 /** Deterministic, DNS-1123 Job name of an attempt (at most 63 characters). */
 export function jobNameOf(ref: Pick<AttemptRef, 'experimentId' | 'cellId' | 'attempt'>): string {
@@ -185,7 +238,7 @@ export class KubernetesExecutor implements Executor {
     const o = this.options;
     const name = jobNameOf(ref);
     const labels = this.labelsOf(ref);
-    const env = {
+    const env: Record<string, string> = {
       ...o.env,
       GENGAP_HOST: '0.0.0.0',
       GENGAP_PORT: String(o.grpcPort),
@@ -193,6 +246,8 @@ export class KubernetesExecutor implements Executor {
       // The pod ends with its run, so the Job completes (or fails) by itself.
       GENGAP_TRAINER_EXIT_AFTER_RUN: 'true',
     };
+    const security = jobSecurity(o);
+    Object.assign(env, security.env);
     return {
       apiVersion: 'batch/v1',
       kind: 'Job',
@@ -246,12 +301,15 @@ export class KubernetesExecutor implements Executor {
               {
                 name: 'trainer',
                 image: o.image,
-                env: Object.entries(env).map(([n, value]) => ({ name: n, value })),
+                env: [
+                  ...Object.entries(env).map(([n, value]) => ({ name: n, value })),
+                  ...security.secretEnv,
+                ],
                 ports: [{ name: 'grpc', containerPort: o.grpcPort }],
-                readinessProbe: {
-                  grpc: { port: o.grpcPort, service: serviceNames.trainer },
-                  periodSeconds: 2,
-                },
+                // Kubelet's gRPC probe cannot speak TLS: with TLS, a TCP check of the port.
+                readinessProbe: o.tlsSecret
+                  ? { tcpSocket: { port: o.grpcPort }, periodSeconds: 2 }
+                  : { grpc: { port: o.grpcPort, service: serviceNames.trainer }, periodSeconds: 2 },
                 resources: containerResources(o.cpu, o.memory, o.gpus),
                 securityContext: {
                   allowPrivilegeEscalation: false,
@@ -261,6 +319,7 @@ export class KubernetesExecutor implements Executor {
                 volumeMounts: [
                   { name: 'state', mountPath: JOB_STATE_DIR },
                   { name: 'tmp', mountPath: '/tmp' },
+                  ...security.mounts,
                 ],
               },
             ],
@@ -268,6 +327,7 @@ export class KubernetesExecutor implements Executor {
               // Survives the pod: a replacement pod resumes the run from its checkpoints.
               { name: 'state', persistentVolumeClaim: { claimName: claimNameOf(ref) } },
               { name: 'tmp', emptyDir: { sizeLimit: '2Gi' } },
+              ...security.volumes,
             ],
           },
         },
@@ -571,6 +631,8 @@ export interface KubernetesConfig {
   GENGAP_K8S_JOB_GPUS?: number | undefined;
   GENGAP_K8S_JOB_STORAGE?: string | undefined;
   GENGAP_K8S_JOB_STORAGE_CLASS?: string | undefined;
+  GENGAP_K8S_JOB_TLS_SECRET?: string | undefined;
+  GENGAP_K8S_JOB_AUTH_SECRET?: string | undefined;
   GENGAP_DATA_ADDRESS: string;
   GENGAP_ANALYSIS_ADDRESS?: string | undefined;
 }
@@ -603,6 +665,8 @@ export function createKubernetesExecutor(
         ? { storageClassName: config.GENGAP_K8S_JOB_STORAGE_CLASS }
         : {}),
       ...(config.GENGAP_K8S_SERVICE_ACCOUNT ? { serviceAccountName: config.GENGAP_K8S_SERVICE_ACCOUNT } : {}),
+      ...(config.GENGAP_K8S_JOB_TLS_SECRET ? { tlsSecret: config.GENGAP_K8S_JOB_TLS_SECRET } : {}),
+      ...(config.GENGAP_K8S_JOB_AUTH_SECRET ? { authSecret: config.GENGAP_K8S_JOB_AUTH_SECRET } : {}),
       env: {
         GENGAP_DATA_ADDRESS: config.GENGAP_DATA_ADDRESS,
         ...(config.GENGAP_ANALYSIS_ADDRESS
