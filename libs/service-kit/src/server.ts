@@ -8,13 +8,17 @@ import {
   type Metadata,
   Server,
   type ServerCredentials,
+  ServerInterceptingCall,
+  type ServerInterceptor,
   type ServiceDefinition,
+  status,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { Logger } from 'pino';
+import { toServiceError } from './errors.ts';
 import { type CallContext, CallLimiter, type HandlerOptions, serverStream, unary } from './handlers.ts';
 
 /** Streams beyond the per-connection call limit that HTTP/2 still admits, so that they get answered. */
@@ -51,6 +55,8 @@ export class GenGapServer {
   private readonly draining = new AbortController();
   readonly limiter: CallLimiter;
   private stopping: Promise<void> | undefined;
+  /** Paths of the methods addService bound (GenGap's own; health and reflection are not among them). */
+  private readonly guarded = new Set<string>();
   port = 0;
 
   constructor(settings: ServerSettings) {
@@ -68,6 +74,7 @@ export class GenGapServer {
       'grpc.keepalive_timeout_ms': 10_000,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+      interceptors: settings.beforeCall ? [this.authenticateFirst(settings.beforeCall)] : [],
     });
     const statuses = Object.fromEntries(
       ['', ...settings.serviceNames].map((n) => [n, 'NOT_SERVING' as const]),
@@ -97,6 +104,36 @@ export class GenGapServer {
     return options;
   }
 
+  /**
+   * Checks a call's credentials on its metadata, before grpc-js reads its request: the handler
+   * asks for the message only once the metadata has been passed on, so a refused call is answered
+   * without its request ever being decoded (an unauthenticated peer cannot make the server parse
+   * anything). The handler wrapper checks again to learn the caller (CallContext.principal).
+   */
+  private authenticateFirst(check: NonNullable<ServerSettings['beforeCall']>): ServerInterceptor {
+    return (descriptor, call) =>
+      new ServerInterceptingCall(call, {
+        start: (next) =>
+          next({
+            onReceiveMetadata: (metadata, pass) => {
+              if (!this.guarded.has(descriptor.path)) return pass(metadata);
+              try {
+                check(descriptor.path, metadata);
+              } catch (err) {
+                const refused = toServiceError(err, this.log);
+                call.sendStatus({
+                  code: refused.code ?? status.UNAUTHENTICATED,
+                  details: refused.details ?? 'refused',
+                  metadata: refused.metadata ?? null,
+                });
+                return;
+              }
+              pass(metadata);
+            },
+          }),
+      });
+  }
+
   /** Binds domain handlers to a generated service definition. */
   addService(definition: ServiceDefinition, handlers: DomainHandlers): this {
     const options = this.handlerOptions();
@@ -105,6 +142,7 @@ export class GenGapServer {
       const fn = handlers[name];
       if (!fn) continue;
       if (method.requestStream) throw new Error(`client streaming is not supported (${method.path})`);
+      this.guarded.add(method.path);
       implementation[name] = method.responseStream
         ? serverStream(method.path, fn as never, options)
         : unary(method.path, fn as never, options);

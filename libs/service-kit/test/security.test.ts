@@ -9,7 +9,7 @@ import {
   DataServiceService,
   WatchDatasetResponse,
 } from '@gengap/proto/data/v1/data_service';
-import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import {
   bearerTokenOf,
   type CallContext,
@@ -230,6 +230,37 @@ describe('a server with tokens and call limits', () => {
       await callUnary(runner, runner.deleteDataset, { datasetId: 'x' });
     } finally {
       for (const c of [none, wrong, reader, runner]) closeClient(c);
+    }
+  });
+
+  test('a refused call is answered before its request is decoded', async () => {
+    // Field 1 with a length of 2^32 - 1: no decoder accepts it.
+    const undecodable = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]);
+    const raw = new Client(address, credentials.createInsecure());
+    const send = (token?: string) =>
+      new Promise<ServiceError>((resolve, reject) => {
+        const metadata = new Metadata();
+        if (token) metadata.set('authorization', `Bearer ${token}`);
+        raw.makeUnaryRequest(
+          '/gengap.data.v1.DataService/GetDataset',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          undecodable,
+          metadata,
+          (err) => (err ? resolve(err) : reject(new Error('the garbage request succeeded'))),
+        );
+      });
+    try {
+      const before = handlerRuns;
+      const anonymous = await send();
+      assert.equal(anonymous.code, status.UNAUTHENTICATED, anonymous.details);
+      // The same bytes from an authenticated caller do reach the decoder, which refuses them.
+      const authenticated = await send(RUN);
+      assert.equal(authenticated.code, status.INTERNAL, authenticated.details);
+      assert.match(authenticated.details, /deserializ/i);
+      assert.equal(handlerRuns, before);
+    } finally {
+      raw.close();
     }
   });
 
