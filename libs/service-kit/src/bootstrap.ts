@@ -28,12 +28,19 @@ export interface ServiceParts {
   close?(): Promise<void> | void;
 }
 
+/** What a service may do to its own process. */
+export interface ProcessControl {
+  /** Shuts down as on SIGTERM (drain, close), then exits with `exitCode`. */
+  stop(reason: string, exitCode: number): void;
+}
+
 export interface ServiceMain<S extends ConfigShape> {
   name: string;
   configShape: S;
   build(
     config: CommonConfig & { [K in keyof S]: z.output<S[K]> },
     log: Logger,
+    control: ProcessControl,
   ): Promise<ServiceParts> | ServiceParts;
 }
 
@@ -77,7 +84,14 @@ export async function runServiceMain<S extends ConfigShape>(main: ServiceMain<S>
   const log = createRootLogger({ service: main.name, level: config.GENGAP_LOG_LEVEL });
   log.info(securityFrom(config).summary, 'security');
   for (const warning of warnings) log.warn(warning);
-  const parts = await main.build(config, log);
+  // The signal handlers (and so the shutdown) exist once the server listens; a stop asked for
+  // before then waits for them.
+  let stop: ((reason: string, exitCode: number) => void) | undefined;
+  const early: [string, number][] = [];
+  const control: ProcessControl = {
+    stop: (reason, exitCode) => (stop ? stop(reason, exitCode) : early.push([reason, exitCode])),
+  };
+  const parts = await main.build(config, log, control);
   const { server } = parts;
   const port = await server.listen(config.GENGAP_HOST, config.GENGAP_PORT);
   await parts.start?.();
@@ -86,7 +100,8 @@ export async function runServiceMain<S extends ConfigShape>(main: ServiceMain<S>
   if (config.GENGAP_READY_FILE) {
     writeFileSync(config.GENGAP_READY_FILE, JSON.stringify({ port, pid: process.pid }));
   }
-  installSignalHandlers(log, [server], async () => {
+  stop = installSignalHandlers(log, [server], async () => {
     await parts.close?.();
   });
+  for (const [reason, exitCode] of early.splice(0)) stop(reason, exitCode);
 }

@@ -6,13 +6,17 @@ export interface Stoppable {
   shutdown(): Promise<void>;
 }
 
+/**
+ * Installs the handlers and returns `stop`: the same graceful shutdown for a reason other than a
+ * signal (a trainer whose one run has ended), exiting with `exitCode` once it completes cleanly.
+ */
 export function installSignalHandlers(
   log: Logger,
   targets: Stoppable[],
   onStopped?: () => Promise<void>,
-): void {
+): (reason: string, exitCode: number) => void {
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (signal: string, exitCode = 0) => {
     if (stopping) {
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
@@ -24,7 +28,7 @@ export function installSignalHandlers(
       .then(
         () => {
           log.flush?.();
-          process.exit(0);
+          process.exit(exitCode);
         },
         (err) => {
           log.error({ err }, 'shutdown failed');
@@ -44,4 +48,5 @@ export function installSignalHandlers(
     log.flush?.();
     process.exit(70);
   });
+  return stop;
 }

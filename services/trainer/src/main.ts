@@ -2,25 +2,12 @@
 import { serviceNames } from '@gengap/proto';
 import { runServiceMain, serverSettingsFrom } from '@gengap/service-kit';
 import { trainerConfigShape } from './config.ts';
-import type { RunEnded } from './runs/exit-after-run.ts';
 import { buildTrainer } from './trainer.ts';
-
-/**
- * Stops the process the way SIGTERM does (drain the server, stop the runs, close the store), then
- * exits with the run's code. runServiceMain's signal handler ends with exit status 0 after a clean
- * shutdown; an 'exit' listener replaces that 0 with the run's code (a failed shutdown keeps its own).
- */
-function exitWith(ended: RunEnded): void {
-  process.once('exit', (code) => {
-    if (code === 0) process.exitCode = ended.exitCode;
-  });
-  process.kill(process.pid, 'SIGTERM');
-}
 
 await runServiceMain({
   name: 'trainer',
   configShape: trainerConfigShape,
-  build(config, log) {
+  build(config, log, control) {
     return buildTrainer({
       settings: serverSettingsFrom(config, log, [serviceNames.trainer]),
       log,
@@ -34,7 +21,11 @@ await runServiceMain({
       datasetCacheBytes: config.GENGAP_DATASET_CACHE_BYTES,
       outboundDeadlineMs: config.GENGAP_OUTBOUND_DEADLINE_MS,
       exitAfterRun: config.GENGAP_TRAINER_EXIT_AFTER_RUN
-        ? { graceMs: config.GENGAP_TRAINER_EXIT_GRACE_MS, onEnded: exitWith }
+        ? {
+            graceMs: config.GENGAP_TRAINER_EXIT_GRACE_MS,
+            // Drains and closes as on SIGTERM, then exits 0 (succeeded) or EXIT_RUN_FAILED.
+            onEnded: (ended) => control.stop(`run ${ended.runId} ended ${ended.state}`, ended.exitCode),
+          }
         : undefined,
     });
   },
