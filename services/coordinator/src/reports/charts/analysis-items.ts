@@ -51,6 +51,30 @@ export function itemColor(ctx: ReportContext, items: readonly AnalysisSubject[])
   return { field: 'color', type: 'nominal', title: 'analysis' };
 }
 
+type SweepAxis = ReportContext['axes'][number];
+
+/**
+ * Colour by the group of the other swept axes, the same colour per group as in the outcome charts
+ * (the groups in the runs' order); nothing when the chart's axis is the only one.
+ */
+export function groupColor(ctx: ReportContext, others: readonly SweepAxis[]): Record<string, unknown> {
+  if (others.length === 0) return {};
+  const domain = [...new Set(ctx.runs.map((v) => groupLabel(v.record.run, others)))];
+  return {
+    color: {
+      field: 'group',
+      type: 'nominal',
+      title: others.map((a) => a.name).join(', '),
+      scale: { domain },
+    },
+  };
+}
+
+/** The x encoding of a numeric swept axis (rows carry its value as `x`). */
+export function sweptX(axis: SweepAxis): Record<string, unknown> {
+  return { field: 'x', type: 'quantitative', title: axis.name, scale: { zero: false, nice: false } };
+}
+
 /** Whether some run was analysed at several checkpoints (timing EVERY_K_EPOCHS). */
 function measuredOverTraining(items: readonly AnalysisSubject[]): boolean {
   const stepsByRun = new Map<string, Set<number>>();
@@ -109,20 +133,8 @@ export function scalarChart<C extends ResultCase>(
     });
   }
   if (axis && items.every((i) => i.run)) {
-    // The same colour per group as in the outcome charts: the groups in the runs' order.
-    const domain = [...new Set(ctx.runs.map((v) => groupLabel(v.record.run, others)))];
-    const color =
-      others.length > 0
-        ? {
-            color: {
-              field: 'group',
-              type: 'nominal',
-              title: others.map((a) => a.name).join(', '),
-              scale: { domain },
-            },
-          }
-        : {};
-    const x = { field: 'x', type: 'quantitative', title: axis.name, scale: { zero: false, nice: false } };
+    const color = groupColor(ctx, others);
+    const x = sweptX(axis);
     return chartDraft(id, `${metric.title} vs ${axis.name}`, caption, rows, {
       width: 560,
       height: 280,

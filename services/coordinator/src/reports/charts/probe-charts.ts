@@ -9,6 +9,7 @@ import {
   type AnalysisCharts,
   type AnalysisItem,
   curveChart,
+  groupColor,
   integerAxis,
   itemColor,
   itemColumns,
@@ -16,6 +17,7 @@ import {
   type ResultOf,
   resultTable,
   scalarChart,
+  sweptX,
 } from './analysis-items.ts';
 
 export function inversionCharts(
@@ -136,19 +138,8 @@ function jacobianSplitChart(
     });
   }
   if (axis && split.every((i) => i.run)) {
-    const domain = [...new Set(ctx.runs.map((v) => groupLabel(v.record.run, others)))];
-    const color =
-      others.length > 0
-        ? {
-            color: {
-              field: 'group',
-              type: 'nominal',
-              title: others.map((a) => a.name).join(', '),
-              scale: { domain },
-            },
-          }
-        : {};
-    const x = { field: 'x', type: 'quantitative', title: axis.name, scale: { zero: false, nice: false } };
+    const color = groupColor(ctx, others);
+    const x = sweptX(axis);
     return chartDraft(id, `${title} vs ${axis.name}`, SPLIT_CAPTION, rows, {
       width: 560,
       height: 280,
