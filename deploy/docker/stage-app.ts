@@ -198,12 +198,18 @@ function copyTree(from: string, to: string, skip: (name: string, relPath: string
   }
 }
 
+/** The faces of dejavu-fonts-ttf the coordinator's chart PNGs load. */
+const USED_FONTS = new Set(['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf']);
+
 /** Skip rules for one installed package (relative paths inside it). */
 function installedSkip(lockPath: string, options: StageOptions) {
   const isOrt = lockPath === 'node_modules/onnxruntime-node';
+  const isFonts = lockPath === 'node_modules/dejavu-fonts-ttf';
   return (name: string, relPath: string) => {
     if (name === 'node_modules') return true; // nested packages are staged on their own
     if (dropFile(name)) return true;
+    // The report PNGs use two of its 21 faces (services/coordinator/src/reports/chart-png.ts).
+    if (isFonts && name.endsWith('.ttf')) return !USED_FONTS.has(name);
     if (isOrt) {
       // bin/napi-v6/<platform>/<arch>: keep linux/x64 only.
       const parts = relPath.split('/');

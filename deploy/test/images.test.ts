@@ -106,4 +106,23 @@ describe('staged applications (deploy/docker/stage-app.ts)', () => {
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stdout, `${imageRepository('trainer', 'gengap/')}:${imageVersion()}`);
   });
+
+  test('coordinator: the staged app renders a chart PNG with the two font faces it carries', () => {
+    const app = join(out, 'coordinator', 'app');
+    if (!existsSync(app)) stageService('coordinator', join(out, 'coordinator'));
+    assert.deepEqual(readdirSync(join(app, 'node_modules/dejavu-fonts-ttf/ttf')).sort(), [
+      'DejaVuSans-Bold.ttf',
+      'DejaVuSans.ttf',
+    ]);
+    const module = join(app, 'services/coordinator/src/reports/chart-png.ts');
+    const svg =
+      '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><text x="2" y="15">GenGap</text></svg>';
+    const script = `const m = await import(${JSON.stringify(module)}); process.stdout.write(String(m.svgToPng(${JSON.stringify(svg)}).length))`;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: app,
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.ok(Number(result.stdout) > 100, `a PNG of ${result.stdout} bytes`);
+  });
 });

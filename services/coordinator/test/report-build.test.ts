@@ -50,7 +50,7 @@ describe('buildReport on a label-noise sweep', async () => {
   const out = await buildReport(input, dir);
   const html = readFileSync(out.htmlPath, 'utf8');
 
-  test('writes the page, every chart as SVG + Vega-Lite + CSV, and report.json', () => {
+  test('writes the page, every chart as SVG + PNG + Vega-Lite + CSV, and report.json', () => {
     assert.equal(out.htmlPath, join(dir, 'index.html'));
     assert.deepEqual(out.problems, []);
     for (const id of [
@@ -66,7 +66,7 @@ describe('buildReport on a label-noise sweep', async () => {
       'interpolation-loss',
       'interpolation-accuracy',
     ]) {
-      for (const rel of [`charts/${id}.svg`, `charts/${id}.vl.json`, `data/${id}.csv`]) {
+      for (const rel of [`charts/${id}.svg`, `charts/${id}.png`, `charts/${id}.vl.json`, `data/${id}.csv`]) {
         assert.ok(existsSync(join(dir, rel)), `${rel} written`);
         assert.ok(out.files.includes(join(dir, rel)), `${rel} listed in files`);
       }
@@ -74,6 +74,7 @@ describe('buildReport on a label-noise sweep', async () => {
       assert.match(svg, /^<svg /);
       assert.ok(markCount(svg) > 10, `${id}.svg has marks`);
       assert.ok(html.includes(`id="chart-${id}"`), `${id} embedded in the page`);
+      assert.ok(html.includes(`href="charts/${id}.png"`), `${id}.png linked from the page`);
     }
     for (const rel of [
       'data/runs.csv',

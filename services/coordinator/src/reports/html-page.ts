@@ -7,6 +7,7 @@ import type { ReportTable, TableColumn } from './run-tables.ts';
 
 export interface ChartFiles {
   svg: string;
+  png: string;
   csv: string;
   spec: string;
 }
@@ -87,7 +88,7 @@ function sectionHtml(section: ReportSection, page: PageInput): string {
     parts.push(`<figure class="chart" id="chart-${escapeHtml(chart.id)}">
 <div class="svg">${rendered.svg}</div>
 <figcaption><strong>${escapeHtml(chart.title)}.</strong> ${escapeHtml(chart.caption)}
-<span class="links"><a href="${escapeHtml(f.svg)}">SVG</a> · <a href="${escapeHtml(f.csv)}">CSV</a> · <a href="${escapeHtml(f.spec)}">Vega-Lite</a></span></figcaption>
+<span class="links"><a href="${escapeHtml(f.svg)}">SVG</a> · <a href="${escapeHtml(f.png)}">PNG</a> · <a href="${escapeHtml(f.csv)}">CSV</a> · <a href="${escapeHtml(f.spec)}">Vega-Lite</a></span></figcaption>
 </figure>`);
   }
   for (const table of section.tables) {

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { Analysis } from '@gengap/proto/analysis/v1/analysis';
 import { Experiment } from '@gengap/proto/coordinator/v1/experiment';
 import { type ChartDraft, fileStem } from './chart-draft.ts';
+import { svgToPng } from './chart-png.ts';
 import { analysisSections } from './charts/analysis-sections.ts';
 import { experimentSummarySections } from './charts/experiment-summaries.ts';
 import { learningCurveCharts } from './charts/learning-curves.ts';
@@ -117,10 +118,12 @@ export async function buildReport(input: ReportInput, outDir: string): Promise<R
       if (svg === undefined) continue;
       const rel: ChartFiles = {
         svg: `charts/${chart.id}.svg`,
+        png: `charts/${chart.id}.png`,
         csv: `data/${chart.id}.csv`,
         spec: `charts/${chart.id}.vl.json`,
       };
       await write(rel.svg, svg);
+      await write(rel.png, svgToPng(svg));
       await write(rel.spec, `${JSON.stringify(chart.spec, null, 2)}\n`);
       await write(rel.csv, toCsv(chart.rows, chart.columns ?? csvColumns(chart.rows, headers)));
       charts.set(chart.id, { svg: scopeSvgIds(svg, `c-${chart.id}`), files: rel });
