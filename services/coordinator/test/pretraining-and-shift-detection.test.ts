@@ -148,6 +148,69 @@ test('pretrainFinetune: auto-encoder stages per hidden layer, then fine-tuning, 
   assert.equal(runs.length, done.runs.length);
 });
 
+test('pretrainFinetune with input masking: denoising stages, the same parameter names through to fine-tuning', async () => {
+  const spec = tinySpec({
+    name: 'denoising',
+    seeds: [0],
+    sweeps: [{ axes: [{ path: 'label', name: 'init', values: ['scratch'] }] }],
+    experimentAnalyses: [
+      { pretrainFinetune: { pretrainEpochs: 2, pretrainLearningRate: 0.05, inputMasking: 0.3 } },
+    ],
+  });
+  spec.base.run.model = {
+    inputShape: [8],
+    numOutputs: 3,
+    layers: [dense(16), relu, dense(8), relu, dense(3)],
+  };
+  // Stages, and the fine-tuning that loads the last one by parameter name, all succeed.
+  const done = await run(spec, 'denoising');
+  for (const r of done.runs) assert.equal(r.status?.state, SUCCEEDED, r.label);
+  const stages = done.runs.filter((r) => r.parameters.init === '"pre-training"');
+  assert.equal(stages.length, 2);
+  const [one, two] = await Promise.all(
+    [0, 1].map(async (layer) => {
+      const stage = stages.find((s) => s.parameters.layer === String(layer));
+      return (await trainerRun(stage?.runId as string)).spec;
+    }),
+  );
+  // Stage 1: masking in front of the first dense layer, the target its clean input (the model input).
+  assert.deepEqual(
+    one?.model?.layers.map((l) => [l.name, l.kind?.$case]),
+    [
+      ['pretrain_masking_0', 'dropout'],
+      ['0.dense', 'dense'],
+      ['1.activation', 'activation'],
+      ['pretrain_decoder_0', 'dense'],
+    ],
+  );
+  assert.equal(one?.reconstruction?.layer, 0);
+  const masking = one?.model?.layers[0]?.kind;
+  assert.equal(masking?.$case === 'dropout' && masking.value.rate, 0.3);
+  // Stage 2: the frozen first layer keeps its name, the masking sits in front of the second.
+  assert.deepEqual(
+    two?.model?.layers.map((l) => l.name),
+    ['0.dense', '1.activation', 'pretrain_masking_1', '2.dense', '3.activation', 'pretrain_decoder_1'],
+  );
+  assert.equal(two?.reconstruction?.layer, 2);
+  assert.deepEqual(two?.frozenParameters, ['0.dense.weight', '0.dense.bias']);
+  const summary = done.experimentAnalyses.find((a) => a.name === 'pretrainFinetune0');
+  assert.equal(summary?.status?.state, SUCCEEDED, summary?.status?.phase);
+
+  // Out of range: refused with the field path.
+  const bad = tinySpec({
+    name: 'denoising-bad',
+    experimentAnalyses: [{ pretrainFinetune: { inputMasking: 1 } }],
+  });
+  await assert.rejects(
+    callUnary(coordinator.client, coordinator.client.startExperiment, {
+      source: { $case: 'specText', value: JSON.stringify(bad) },
+      idempotencyKey: 'denoising-bad',
+      labels: {},
+    }),
+    (err: { code?: number; details?: string }) => err.code === 3 && /inputMasking/.test(err.details ?? ''),
+  );
+});
+
 test('shiftDetection: CDC chains with refinement, scored on the same query rows; p-values, power, false-positive rate', async () => {
   const trials = 4;
   const spec = {

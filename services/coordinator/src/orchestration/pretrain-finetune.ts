@@ -125,11 +125,25 @@ export function stageRunSpec(
   const layer = plan.hidden[k] as number;
   const end = k + 1 < plan.hidden.length ? (plan.hidden[k + 1] as number) : plan.output;
   const units = plan.inputSizes[k] as number;
+  const masking = options.pretrain.inputMasking;
+  // Denoising: a dropout layer in front of the encoded layer corrupts its input while the target
+  // (the activation entering that dropout) stays clean. The layers after it move one place, so
+  // they are named as they were before the move (the engine's default "<index>.<kind>"): their
+  // parameters keep the names the next stage and the fine-tuned run load them by.
+  const encoder = model.layers
+    .slice(0, end)
+    .map((l, i) => (l.name ? l : { ...l, name: `${i}.${l.kind?.$case}` }));
   const stageModel: ModelSpec = {
     ...model,
     numOutputs: units,
     layers: [
-      ...model.layers.slice(0, end),
+      ...(masking > 0
+        ? [
+            ...encoder.slice(0, layer),
+            { name: `pretrain_masking_${k}`, kind: { $case: 'dropout' as const, value: { rate: masking } } },
+            ...encoder.slice(layer),
+          ]
+        : model.layers.slice(0, end)),
       { name: `pretrain_decoder_${k}`, kind: { $case: 'dense', value: { units, noBias: false } } },
     ],
   };

@@ -151,7 +151,16 @@ export const experimentAnalysisSchema = oneof(
       })
       .optional(),
     pretrainFinetune: z
-      .strictObject({ pretrainEpochs: uint32.optional(), pretrainLearningRate: nonNegative.optional() })
+      .strictObject({
+        pretrainEpochs: uint32.optional(),
+        pretrainLearningRate: nonNegative.optional(),
+        inputMasking: z
+          .number()
+          .min(0)
+          .lt(1, { error: 'must be < 1 (the fraction of inputs zeroed)' })
+          .optional()
+          .describe('Denoising auto-encoders: the fraction of each stage input zeroed per step; 0 is plain.'),
+      })
       .optional(),
     acrossRuns: z.strictObject({ spec: analysisSpecSchema }).optional(),
   }),

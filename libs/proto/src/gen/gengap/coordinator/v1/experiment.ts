@@ -229,6 +229,13 @@ export interface PretrainFinetune {
   /** Reconstruction epochs per layer. */
   pretrainEpochs: number;
   pretrainLearningRate: number;
+  /**
+   * Denoising auto-encoders (Vincent et al. 2008, the SDAE arm of Erhan et al.): the fraction of
+   * each stage's inputs zeroed at every step, by a dropout layer in front of the encoded layer
+   * (kept inputs are scaled by 1/(1 - p), as dropout does); the target stays the clean input.
+   * 0: plain auto-encoders. In [0, 1).
+   */
+  inputMasking: number;
 }
 
 /**
@@ -1456,7 +1463,7 @@ export const TeacherStudent: MessageFns<TeacherStudent> = {
 };
 
 function createBasePretrainFinetune(): PretrainFinetune {
-  return { pretrainEpochs: 0, pretrainLearningRate: 0 };
+  return { pretrainEpochs: 0, pretrainLearningRate: 0, inputMasking: 0 };
 }
 
 export const PretrainFinetune: MessageFns<PretrainFinetune> = {
@@ -1466,6 +1473,9 @@ export const PretrainFinetune: MessageFns<PretrainFinetune> = {
     }
     if (message.pretrainLearningRate !== 0) {
       writer.uint32(17).double(message.pretrainLearningRate);
+    }
+    if (message.inputMasking !== 0) {
+      writer.uint32(25).double(message.inputMasking);
     }
     return writer;
   },
@@ -1499,6 +1509,14 @@ export const PretrainFinetune: MessageFns<PretrainFinetune> = {
             message.pretrainLearningRate = reader.double();
             continue;
           }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.inputMasking = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1523,6 +1541,11 @@ export const PretrainFinetune: MessageFns<PretrainFinetune> = {
         : isSet(object.pretrain_learning_rate)
         ? globalThis.Number(object.pretrain_learning_rate)
         : 0,
+      inputMasking: isSet(object.inputMasking)
+        ? globalThis.Number(object.inputMasking)
+        : isSet(object.input_masking)
+        ? globalThis.Number(object.input_masking)
+        : 0,
     };
   },
 
@@ -1534,6 +1557,9 @@ export const PretrainFinetune: MessageFns<PretrainFinetune> = {
     if (message.pretrainLearningRate !== 0) {
       obj.pretrainLearningRate = floatToJson(message.pretrainLearningRate);
     }
+    if (message.inputMasking !== 0) {
+      obj.inputMasking = floatToJson(message.inputMasking);
+    }
     return obj;
   },
 
@@ -1544,6 +1570,7 @@ export const PretrainFinetune: MessageFns<PretrainFinetune> = {
     const message = createBasePretrainFinetune();
     message.pretrainEpochs = object.pretrainEpochs ?? 0;
     message.pretrainLearningRate = object.pretrainLearningRate ?? 0;
+    message.inputMasking = object.inputMasking ?? 0;
     return message;
   },
 };
