@@ -6,6 +6,7 @@
 // (defensive distillation) is used at T = 1 (Papernot et al.), which is what saturates its softmax and
 // masks its gradients. Analyses of the training objective itself (Hessians, landscapes) keep the run's T.
 import { FailedPreconditionError } from '@gengap/service-kit';
+import type { ImageGeometry } from '@gengap/tensor-io';
 import type { FloatArray } from '../adversarial/input-oracle.ts';
 import type { AnalysisModel } from '../inputs/analysis-model.ts';
 import type { ExampleSet } from '../inputs/examples.ts';
@@ -48,11 +49,8 @@ export function floatInputs(examples: ExampleSet, model: AnalysisModel): FloatAr
   return x instanceof Float64Array ? x : Float64Array.from(x);
 }
 
-export interface ImageGeometry {
-  channels: number;
-  height: number;
-  width: number;
-}
+// Channels, height and width of one image: the same shape the PNG grids of @gengap/tensor-io draw.
+export type { ImageGeometry };
 
 /**
  * Inputs that are images: shape [C, H, W] with C in 1..4, [H, W], or flattened MNIST-like datasets

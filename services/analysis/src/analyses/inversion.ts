@@ -10,8 +10,8 @@
 // the plot; its PNGs are named inversion-init-layer-<k>.png.
 import { InversionInit, type LayerInversion } from '@gengap/proto/analysis/v1/analysis';
 import { InvalidArgumentError } from '@gengap/service-kit';
+import { renderImageRows } from '@gengap/tensor-io';
 import type { FloatArray } from '../adversarial/input-oracle.ts';
-import { renderImageRows } from '../images/png-grid.ts';
 import type { AnalysisModel } from '../inputs/analysis-model.ts';
 import { requireAtMost, requireFinite } from './checks.ts';
 import { initialParameters } from './initial-parameters.ts';

@@ -18,12 +18,11 @@ import {
   InvalidArgumentError,
   type StreamSink,
 } from '@gengap/service-kit';
-import { DEFAULT_CHUNK_BYTES, toChunksFrom } from '@gengap/tensor-io';
+import { DEFAULT_CHUNK_BYTES, renderImageGrid, toChunksFrom } from '@gengap/tensor-io';
 import type { SplitName } from '../datasets/types.ts';
 import type { DatasetJobs } from '../jobs/dataset-jobs.ts';
 import type { BufferPool } from '../reading/buffer-pool.ts';
 import { onlineBatch } from '../reading/online-batches.ts';
-import { renderImageGrid } from '../reading/png-grid.ts';
 import { sampleSplit } from '../reading/sample.ts';
 import { inputDtypeFor, type OpenSplit, openAuxiliary, openSplit } from '../reading/split-sources.ts';
 import type { DatasetStorage } from '../storage/dataset-storage.ts';
@@ -158,7 +157,8 @@ export function readHandlers(jobs: DatasetJobs, storage: DatasetStorage, pool: B
       const k = sample.indices.length;
       let png: Buffer = Buffer.alloc(0);
       if (request.renderPng && image) {
-        png = Buffer.from(renderImageGrid(sample.x, k, image.shape as [number, number, number]));
+        const [channels = 1, height = 1, width = 1] = image.shape;
+        png = Buffer.from(renderImageGrid(sample.x, k, { channels, height, width }));
       }
       return {
         x: float32Tensor('x', sample.shape, sample.x),

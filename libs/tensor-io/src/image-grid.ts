@@ -1,9 +1,16 @@
-// PNG grids of images for analysis artifacts (inversion reconstructions): rows of images drawn at
-// `scale` x, a 2-pixel gap, values mapped linearly from [lo, hi] to black..white and clipped (so a
-// reconstruction is shown on the originals' scale, its out-of-range pixels saturated). One channel is
-// grey, three are RGB; other channel counts show their first channel.
+// PNG grids of images (the data service's sample grids, the analysis service's inversion
+// reconstructions): rows of images drawn at `scale` x, a 2-pixel gap, values mapped linearly from
+// [lo, hi] to black..white and clipped (so a reconstruction is shown on the originals' scale, its
+// out-of-range pixels saturated). One channel is grey, three are RGB; other channel counts show
+// their first channel.
 import { PNG } from 'pngjs';
-import type { ImageGeometry } from '../analyses/input-space.ts';
+
+/** Channels, height and width of one image (row-major C*H*W values). */
+export interface ImageGeometry {
+  channels: number;
+  height: number;
+  width: number;
+}
 
 export interface ImageGridOptions {
   geometry: ImageGeometry;
@@ -48,4 +55,29 @@ export function renderImageRows(
     }
   }
   return new Uint8Array(PNG.sync.write(png));
+}
+
+/**
+ * `count` images of x in a near-square grid (ceil(sqrt(count)) columns), the smallest value black
+ * and the largest white: suits [0, 1] pixels, standardised ones and noisy ones alike.
+ */
+export function renderImageGrid(
+  x: Float32Array,
+  count: number,
+  geometry: ImageGeometry,
+  scale = 2,
+): Uint8Array {
+  const columns = Math.max(1, Math.ceil(Math.sqrt(count)));
+  const features = geometry.channels * geometry.height * geometry.width;
+  const rows: Float32Array[] = [];
+  for (let start = 0; start < Math.max(count, 1); start += columns) {
+    rows.push(x.subarray(start * features, Math.min(count, start + columns) * features));
+  }
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const v of x.subarray(0, count * features)) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return renderImageRows(rows, columns, { geometry, lo, hi, scale });
 }
