@@ -13,6 +13,12 @@ import { checkExposure, securityFrom } from './security.ts';
 import type { GenGapServer, ServerSettings } from './server.ts';
 
 export const EXIT_CONFIG = 78;
+/**
+ * Exit code of a one-run trainer (GENGAP_TRAINER_EXIT_AFTER_RUN) whose run failed or was cancelled.
+ * Here so the trainer that exits with it and the coordinator's Kubernetes executor that fails the
+ * Job on it (a new pod would find the same ended run) share one definition.
+ */
+export const EXIT_RUN_FAILED = 3;
 
 const launcherShape = {
   /** When set, the service writes {"port": N, "pid": P} here once it is SERVING (used by `gengap up`). */

@@ -28,7 +28,7 @@
 
 import { readFileSync } from 'node:fs';
 import { serviceNames } from '@gengap/proto';
-import { ConfigError, EXIT_CONFIG, type Logger } from '@gengap/service-kit';
+import { ConfigError, EXIT_CONFIG, EXIT_RUN_FAILED, type Logger } from '@gengap/service-kit';
 import {
   type BatchV1Api,
   BatchV1Api as BatchV1ApiClass,
@@ -90,7 +90,7 @@ export interface KubernetesExecutorOptions {
   deterministicExitCode: number;
   /**
    * Exit code of a trainer (GENGAP_TRAINER_EXIT_AFTER_RUN) whose run failed: the Job fails at once,
-   * as a new pod would only find the same ended run (services/trainer/src/runs/exit-after-run.ts).
+   * as a new pod would only find the same ended run (service-kit's EXIT_RUN_FAILED).
    */
   runFailedExitCode: number;
   /** Pod failures (other than disruptions) tolerated before the Job fails. */
@@ -125,7 +125,7 @@ const AUTH_DIR = '/etc/gengap/auth';
 export const defaultKubernetesOptions: Omit<KubernetesExecutorOptions, 'namespace' | 'image' | 'env'> = {
   grpcPort: 8080,
   deterministicExitCode: EXIT_CONFIG,
-  runFailedExitCode: 3,
+  runFailedExitCode: EXIT_RUN_FAILED,
   backoffLimit: 2,
   // As the trainer Deployment: a core guaranteed, up to four; 2 GiB guaranteed, up to 8.
   cpu: { request: '1', limit: '4' },

@@ -8,14 +8,10 @@
 // ends (finished, failed, cancelled, found terminal at start-up) is recorded, and a poll every few
 // hundred milliseconds costs nothing next to a training run.
 import { type JobRecord, type JobStore, TERMINAL_STATES } from '@gengap/job-store';
+import { EXIT_RUN_FAILED } from '@gengap/service-kit';
 import { RUN_KIND } from './run-records.ts';
 
-/**
- * Exit code of a trainer whose run failed or was cancelled. The coordinator's Kubernetes executor
- * fails the Job on it (podFailurePolicy FailJob) rather than start a pod that would find the same
- * ended run; keep the two in step (services/coordinator/src/executors/kubernetes-executor.ts).
- */
-export const EXIT_RUN_FAILED = 3;
+export { EXIT_RUN_FAILED };
 
 export interface RunEnded {
   runId: string;
