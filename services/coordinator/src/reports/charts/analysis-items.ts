@@ -149,18 +149,21 @@ export function scalarChart<C extends ResultCase>(
     height: 260,
     mark: { type: 'bar' },
     encoding: {
-      x: {
-        field: 'label',
-        type: 'nominal',
-        title: null,
-        sort: null,
-        axis: { labelAngle: -35, labelLimit: 220 },
-      },
+      x: RUN_LABEL_X,
       y,
       color: itemColor(ctx, items),
     },
   });
 }
+
+/** The x encoding of per-run bar charts: one slanted run label per bar, in the runs' order. */
+export const RUN_LABEL_X = {
+  field: 'label',
+  type: 'nominal',
+  title: null,
+  sort: null,
+  axis: { labelAngle: -35, labelLimit: 220 },
+};
 
 /** A table of every scalar of each item's result (one row per analysis). */
 export function resultTable<C extends ResultCase>(

@@ -15,6 +15,7 @@ import {
   itemColumns,
   present,
   type ResultOf,
+  RUN_LABEL_X,
   resultTable,
   scalarChart,
   sweptX,
@@ -163,13 +164,7 @@ function jacobianSplitChart(
     height: 260,
     mark: { type: 'bar' },
     encoding: {
-      x: {
-        field: 'label',
-        type: 'nominal',
-        title: null,
-        sort: null,
-        axis: { labelAngle: -35, labelLimit: 220 },
-      },
+      x: RUN_LABEL_X,
       xOffset: { field: 'part', type: 'nominal' },
       y,
       color: { field: 'part', type: 'nominal', title: 'part' },
